@@ -1,0 +1,1 @@
+"""Analysis of finished sweeps: tables, statistics, plots and reports."""

@@ -1,0 +1,47 @@
+"""The summary table of a sweep: mean ± std over folds × seeds per dataset and strategy variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hdfbench.fileio import atomic_write, atomic_write_text
+from hdfbench.sweep.results import write_summary
+
+METRICS = ("test_war", "test_uar", "worst_class_recall")
+
+
+def aggregate(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per (dataset, variant): n runs and mean and std of each metric in ``METRICS``."""
+    if summary.empty:
+        return pd.DataFrame(columns=["dataset", "variant", "n"])
+    grouped = summary.groupby(["dataset", "variant"], sort=True)
+    table = grouped.size().rename("n").to_frame()
+    for metric in METRICS:
+        table[f"{metric}_mean"] = grouped[metric].mean()
+        table[f"{metric}_std"] = grouped[metric].std(ddof=1)
+    return table.reset_index()
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Return the aggregated table as Markdown with ``mean ± std`` cells (in %)."""
+    header = ["dataset", "variant", "n", *METRICS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        cells = [str(row["dataset"]), str(row["variant"]), str(int(row["n"]))]
+        for metric in METRICS:
+            mean, std = 100 * row[f"{metric}_mean"], 100 * row[f"{metric}_std"]
+            cells.append(f"{mean:.1f} ± {std:.1f}" if pd.notna(std) else f"{mean:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize(experiment_dir: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Refresh ``summary.csv`` and write ``summary_table.{csv,md}`` to ``out_dir``; return (table, missing)."""
+    _, summary, missing = write_summary(experiment_dir)
+    table = aggregate(summary)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "summary_table.csv", lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write_text(out_dir / "summary_table.md", to_markdown(table))
+    return table, missing

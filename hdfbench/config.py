@@ -1,0 +1,378 @@
+"""The experiment configuration: a typed schema loaded from YAML, with precise error messages.
+
+Loading happens in two passes. The structure (keys, types, ranges) is checked by pydantic; then
+each named component (dataset, strategy, backbone) is looked up in its registry and its own
+options are validated against the component's schema. Every problem is reported with the file,
+the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama: ...``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from hdfbench.config_base import StrictModel
+from hdfbench.optim import OptimizerSpec, ScheduleSpec
+from hdfbench.registry import UnknownNameError
+
+Loc = tuple[str | int, ...]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class DatasetSpec(StrictModel):
+    """One dataset and its loader options (validated against the loader's own schema)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class StrategySpec(StrictModel):
+    """One strategy run: its registered name (or ``module:Class``), a variant label, hyperparameters."""
+
+    name: str
+    variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
+    hparams: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Return the variant label shown in results (the name unless a variant is given)."""
+        return self.variant or self.name.rpartition(":")[2].lower()
+
+
+class ModelSpec(StrictModel):
+    """The backbone and its options."""
+
+    backbone: str = "x3d_tiny"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingSpec(StrictModel):
+    """How each run trains."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int = Field(0, ge=0)
+    val_fraction: float = Field(0.1, gt=0, le=0.5)
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+
+
+class SelectionSpec(StrictModel):
+    """Which epoch's model is kept: the best one on the inner validation split by ``rule``."""
+
+    rule: Literal["best_val_uar", "best_val_war", "best_val_worst_class_recall", "last_epoch"] = "best_val_uar"
+
+
+class ResourcesSpec(StrictModel):
+    """Ray resources of one trial."""
+
+    cpu: float = Field(1, gt=0)
+    gpu: float = Field(0, ge=0)
+
+
+class TrackingSpec(StrictModel):
+    """MLflow mirroring; ``uri`` defaults to ``sqlite:///<output_dir>/mlflow.db``."""
+
+    enabled: bool = True
+    uri: str | None = None
+
+
+class RaySpec(StrictModel):
+    """The Ray instance: local (address null) or an existing cluster."""
+
+    address: str | None = None
+    max_concurrent_trials: int | None = Field(None, ge=1)
+
+
+class ExperimentConfig(StrictModel):
+    """A sweep: datasets × folds × seeds × strategies, and how each run trains and is tracked."""
+
+    experiment: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    folds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    strategies: list[StrategySpec] = Field(min_length=1)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    ray: RaySpec = Field(default_factory=RaySpec)
+    output_dir: str = "results"
+    cache_dir: str | None = Field(None, description="data cache; default $HDFBENCH_CACHE or ~/.cache/hdfbench")
+
+    @field_validator("folds", "seeds")
+    @classmethod
+    def _unique(cls, values: list[int]) -> list[int]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be unique, got {values}")
+        return values
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> "ExperimentConfig":
+        labels = [s.label for s in self.strategies]
+        duplicates = sorted({x for x in labels if labels.count(x) > 1})
+        if duplicates:
+            raise ValueError(f"strategy variants must be unique; repeated: {duplicates} (set 'variant')")
+        return self
+
+    @property
+    def experiment_dir(self) -> Path:
+        """Return ``<output_dir>/<experiment>``."""
+        return Path(self.output_dir) / self.experiment
+
+    def tracking_uri(self) -> str:
+        """Return the MLflow tracking URI (absolute sqlite path by default)."""
+        return self.tracking.uri or f"sqlite:///{Path(self.output_dir).resolve() / 'mlflow.db'}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem: where (key path, line) and what."""
+
+    loc: Loc
+    message: str
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        """Return ``source:line: key.path: message``."""
+        where = f"{source}:{self.line}" if self.line else source
+        return f"{where}: {format_loc(self.loc) or '<top level>'}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """An invalid experiment configuration; ``problems`` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source, self.problems = source, problems
+        lines = [p.render(source) for p in problems]
+        head = f"invalid experiment config {source} ({len(problems)} problem{'s' * (len(problems) > 1)}):"
+        super().__init__("\n  ".join([head, *lines]))
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """Return a key path as ``a.b[0].c``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_index(text: str) -> dict[Loc, int]:
+    """Return the 1-based line of every key path in a YAML document."""
+    index: dict[Loc, int] = {}
+
+    def walk(node: yaml.Node, loc: Loc) -> None:
+        index[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, loc + (key.value,))
+                index[loc + (key.value,)] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, loc + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _duplicate_keys(text: str) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def walk(node: yaml.Node, loc: Loc) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if key.value in seen:
+                    problems.append(Problem(loc + (key.value,), "duplicate key", key.start_mark.line + 1))
+                seen.add(key.value)
+                walk(value, loc + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, loc + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return problems
+
+
+def _line_of(index: dict[Loc, int], loc: Loc) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in index:
+            return index[loc[:end]]
+    return None
+
+
+def _pydantic_problems(exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = prefix + tuple(error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(Problem(loc, message))
+    return problems
+
+
+def _with_allowed_keys(problems: list[Problem], schema_at: dict[Loc, type[StrictModel]]) -> list[Problem]:
+    """Append the allowed keys to every 'unknown key' problem whose parent schema is known."""
+    out = []
+    for p in problems:
+        parent = schema_at.get(p.loc[:-1])
+        if p.message == "unknown key" and parent is not None:
+            p = Problem(p.loc, f"unknown key (allowed: {', '.join(parent.model_fields)})", p.line)
+        out.append(p)
+    return out
+
+
+def _schemas_by_loc(raw: Any) -> dict[Loc, type[StrictModel]]:
+    """Return the schema class in force at each mapping of a raw config (for 'allowed keys' hints)."""
+    out: dict[Loc, type[StrictModel]] = {}
+
+    def walk(model: type[StrictModel], value: Any, loc: Loc) -> None:
+        out[loc] = model
+        if not isinstance(value, dict):
+            return
+        for key, field in model.model_fields.items():
+            for sub in _submodels(field.annotation):
+                item = value.get(key)
+                if isinstance(item, list):
+                    for i, element in enumerate(item):
+                        walk(sub, element, loc + (key, i))
+                else:
+                    walk(sub, item, loc + (key,))
+
+    walk(ExperimentConfig, raw, ())
+    return out
+
+
+def _submodels(annotation: Any) -> list[type[StrictModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, StrictModel):
+        return [annotation]
+    return [sub for arg in getattr(annotation, "__args__", ()) for sub in _submodels(arg)]
+
+
+def _component_items(raw: dict) -> list[tuple[Loc, str, Any, Any, str]]:
+    """Return (location, registry kind, name, options, options key) of each named component in ``raw``."""
+    items = []
+    for key, kind, options_key in (("datasets", "datasets", "options"), ("strategies", "strategies", "hparams")):
+        entries = raw.get(key)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                items.append(((key, i), kind, entry["name"], entry.get(options_key, {}), options_key))
+    model = raw.get("model", {})
+    if isinstance(model, dict):
+        items.append((("model",), "backbones", model.get("backbone", ModelSpec().backbone),
+                      model.get("options", {}), "options"))
+    return items
+
+
+def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
+    """Validate each named component's options; return problems and the option schemas by location."""
+    from hdfbench.cli_registries import registries
+
+    problems: list[Problem] = []
+    schemas: dict[Loc, type[StrictModel]] = {}
+    folds = raw.get("folds", [1])
+    for loc, kind, name, options, key in _component_items(raw):
+        registry = registries()[kind]
+        try:
+            cls = registry.get(name)
+        except UnknownNameError as exc:
+            problems.append(Problem(loc + ("backbone" if kind == "backbones" else "name",), str(exc)))
+            continue
+        schema = cls.Hparams if key == "hparams" else cls.Options
+        schemas[loc + (key,)] = schema
+        if not isinstance(options, dict):
+            continue  # the structural pass reports the wrong type
+        try:
+            schema(**options)
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, loc + (key,))
+        bad = [f for f in folds if f not in cls.folds] if kind == "datasets" and isinstance(folds, list) else []
+        if bad:
+            problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(cls.folds)})"))
+    return problems, schemas
+
+
+def parse_config(raw: Any, source: str = "<config>", text: str | None = None) -> ExperimentConfig:
+    """Return the validated config for a raw mapping; raise ``ConfigError`` listing all problems."""
+    index = _line_index(text) if text else {}
+    problems = _duplicate_keys(text) if text else []
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [Problem((), "the file must hold a mapping of keys to values")])
+    schemas = _schemas_by_loc(raw)
+    config = None
+    try:
+        config = ExperimentConfig(**raw)
+    except ValidationError as exc:
+        problems += _pydantic_problems(exc)
+    component_problems, component_schemas = _component_problems(raw)
+    problems += component_problems
+    schemas.update(component_schemas)
+    if problems:
+        problems = [Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
+                    for p in _with_allowed_keys(problems, schemas)]
+        raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, format_loc(p.loc))))
+    return config
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Return ``raw`` with ``key.path=value`` overrides applied (values parsed as YAML)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--set", [Problem((), f"expected KEY.PATH=VALUE, got '{item}'")])
+        node = raw
+        parts = [int(p) if re.fullmatch(r"\d+", p) else p for p in key.split(".")]
+        for part in parts[:-1]:
+            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Return the validated experiment config in the YAML file ``path`` (with optional overrides)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), [Problem((), "file not found")])
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
+        raise ConfigError(str(path), [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+    overrides = list(overrides)
+    raw = apply_overrides(raw, overrides) if overrides and isinstance(raw, dict) else raw
+    return parse_config(raw, str(path), text)
+
+
+def smoke(config: ExperimentConfig) -> ExperimentConfig:
+    """Return ``config`` shrunk to a seconds-long CPU run: tiny data and model, 2 epochs of 2 steps."""
+    from hdfbench.data import DATASETS
+
+    datasets = [
+        DatasetSpec(name=d.name, options=DATASETS.get(d.name).smoke_options(dict(d.options))) for d in config.datasets
+    ]
+    training = config.training.model_copy(update={
+        "epochs": 2, "batch_size": 8, "eval_batch_size": 32, "max_steps_per_epoch": 2,
+        "device": "cpu", "num_workers": 0,
+    })
+    return config.model_copy(update={
+        "datasets": datasets, "folds": config.folds[:1], "seeds": config.seeds[:1],
+        "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
+        "training": training, "resources": ResourcesSpec(cpu=1, gpu=0),
+    })

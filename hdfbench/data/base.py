@@ -1,0 +1,122 @@
+"""Clip tables, the dataset contract and registry, folds and the inner validation split."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from hdfbench.config_base import StrictModel
+from hdfbench.registry import Registry
+
+#: Columns every clip table has; any other column is a metadata field.
+CLIP_COLUMNS = ("clip_id", "label")
+
+
+class DataError(RuntimeError):
+    """Data that cannot be used as configured; the message names the file or option at fault."""
+
+
+class Dataset:
+    """A labelled DFER dataset with fixed folds.
+
+    A subclass declares ``Options`` (a pydantic model validated from the experiment YAML),
+    ``classes`` (canonical class order), ``folds`` and ``group_fields`` (metadata columns that can
+    define groups), and implements ``prepare``, ``split`` and ``load_clips``.
+    """
+
+    Options: ClassVar[type[StrictModel]] = StrictModel
+    name: ClassVar[str] = ""
+    classes: tuple[str, ...] = ()
+    folds: tuple[int, ...] = (1,)
+    group_fields: tuple[str, ...] = ()
+
+    def __init__(self, options: StrictModel, cache_dir: Path):
+        self.options = options
+        self.cache_dir = Path(cache_dir)
+
+    @property
+    def frames(self) -> int:
+        """Return the number of frames T of every clip this dataset yields."""
+        return self.options.frames
+
+    @property
+    def size(self) -> int:
+        """Return the spatial side of every clip this dataset yields (clips are square)."""
+        return self.options.size
+
+    def prepare(self) -> None:
+        """Make the data ready to read (check, decode, cache); called once by the driver."""
+
+    def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return the (train, test) clip tables of ``fold``."""
+        raise NotImplementedError
+
+    def load_clips(self, table: pd.DataFrame) -> np.ndarray:
+        """Return the clips of ``table`` as uint8 (N, T, H, W, 3), in the table's row order."""
+        raise NotImplementedError
+
+    @classmethod
+    def smoke_options(cls, options: dict) -> dict:
+        """Return ``options`` shrunk to a seconds-long run (the default changes nothing)."""
+        return options
+
+
+DATASETS: Registry[type[Dataset]] = Registry("dataset", "hdfbench.datasets", Dataset)
+
+
+def default_cache_dir() -> Path:
+    """Return the data cache root: ``$HDFBENCH_CACHE``, else ``$XDG_CACHE_HOME/hdfbench``."""
+    if os.environ.get("HDFBENCH_CACHE"):
+        return Path(os.environ["HDFBENCH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hdfbench"
+
+
+def build_dataset(name: str, options: dict, cache_dir: str | Path | None = None) -> Dataset:
+    """Return the registered dataset ``name`` with validated ``options``."""
+    cls = DATASETS.get(name)
+    return cls(cls.Options(**options), Path(cache_dir) if cache_dir else default_cache_dir())
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three clip tables of one (fold, seed) cell: train, inner validation and test."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+
+def inner_validation_split(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (train, val) carved from a training fold: seeded, class-stratified.
+
+    Classes with a single clip cannot be stratified; they stay in train.
+    """
+    counts = train["label"].value_counts()
+    splittable = train[train["label"].map(counts) >= 2]
+    n_val = max(int(round(fraction * len(train))), splittable["label"].nunique())
+    kept, val = train_test_split(
+        splittable, test_size=n_val, stratify=splittable["label"], random_state=seed
+    )
+    rest = train[~train.index.isin(splittable.index)]
+    train_part = pd.concat([kept, rest]).sort_index()
+    return train_part.reset_index(drop=True), val.sort_index().reset_index(drop=True)
+
+
+def make_splits(dataset: Dataset, fold: int, seed: int, val_fraction: float) -> Splits:
+    """Return the train / inner-validation / test tables of ``fold`` for ``seed``."""
+    if fold not in dataset.folds:
+        raise DataError(f"dataset '{dataset.name}' has folds {list(dataset.folds)}, not {fold}")
+    train, test = dataset.split(fold)
+    train, val = inner_validation_split(train, val_fraction, seed)
+    return Splits(train=train, val=val, test=test.reset_index(drop=True))
+
+
+def class_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:
+    """Return the number of clips per class index in ``table`` (length ``num_classes``)."""
+    return np.bincount(table["label"].to_numpy(), minlength=num_classes)

@@ -1,0 +1,217 @@
+"""``synthetic``: an embedded heterogeneous, imbalanced DFER benchmark that needs no download.
+
+Clips show face-like renderings performing one of DFEW's seven expressions as a trajectory from
+neutral to an apex and back (see ``synthetic_render``). The class prior is DFEW's (imbalance
+ratio ≈ 18), raised to the power ``imbalance``. Heterogeneity is explicit: every clip comes from a
+*source* (a camera style) and a *subject* (face geometry, resting face, expressivity, tempo); the
+source mix differs by class (``source_skew``); some clips are *hard* (low intensity) and labels
+can be flipped (``label_noise``). ``source`` and ``subject`` are metadata fields usable as groups.
+
+The clips are generated once per option set, deterministically from ``seed``, and cached on disk
+as a uint8 array (N, T, H, W, 3) plus a metadata table; 5 class-stratified folds like DFEW.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
+
+from hdfbench.config_base import StrictModel
+from hdfbench.data import synthetic_render as render
+from hdfbench.data.base import DATASETS, DataError, Dataset
+
+DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+#: Single-labelled DFEW clips per class (datasets.md §1.2).
+DFEW_COUNTS = np.array([2445, 1894, 2669, 2173, 1469, 145, 902])
+
+#: Apex action offsets from the neutral face, one row per class in DFEW order (columns: ACTIONS).
+#: Disgust sits near Angry and Sad, Fear near Surprise: the minority classes are the confusable ones.
+APEX = np.array([
+    # curve  open   width  brow_up brow_tilt eye_open nose
+    [+0.30, +0.10, +0.25, +0.00, +0.00, -0.30, +0.0],  # Happy
+    [-0.25, +0.00, -0.05, +0.02, +0.45, -0.20, +0.0],  # Sad
+    [+0.00, +0.00, +0.00, +0.00, +0.00, +0.00, +0.0],  # Neutral
+    [-0.08, +0.00, -0.20, -0.10, -0.45, +0.10, +0.2],  # Angry
+    [+0.00, +0.55, -0.20, +0.15, +0.05, +0.55, +0.0],  # Surprise
+    [-0.20, +0.08, -0.10, -0.06, -0.25, -0.25, +0.8],  # Disgust
+    [-0.05, +0.25, +0.25, +0.10, +0.35, +0.45, +0.0],  # Fear
+])
+#: Neutral action values before a subject's resting offsets.
+NEUTRAL = np.array([0.0, 0.02, 1.0, 0.0, 0.0, 1.0, 0.0])
+#: Onset duration per class (fraction of the clip): surprise is fast, sadness slow.
+RISE = np.array([0.25, 0.4, 0.3, 0.25, 0.1, 0.25, 0.15])
+#: The source each class over-draws from when ``source_skew`` > 0 (index into SOURCES, mod n).
+PREFERRED_SOURCE = np.array([0, 1, 0, 4, 1, 2, 3])
+#: Bump when the rendering changes, so stale caches are not reused.
+GENERATOR_VERSION = 1
+
+
+class SyntheticOptions(StrictModel):
+    """Options of the synthetic benchmark (all documented in docs/synthetic.md)."""
+
+    n_clips: int = Field(1500, ge=35, description="total clips over all classes")
+    frames: int = Field(8, ge=2, le=64, description="frames per clip T")
+    size: int = Field(32, ge=16, le=256, description="frame height and width")
+    seed: int = Field(0, description="generation seed (independent of the training seeds)")
+    imbalance: float = Field(1.0, ge=0, le=2, description="exponent on DFEW's prior: 0 balanced, 1 DFEW")
+    min_clips_per_class: int = Field(10, ge=5)
+    n_sources: int = Field(4, ge=1, le=len(render.SOURCES))
+    source_skew: float = Field(0.5, ge=0, le=1, description="0: same source mix for all classes")
+    heterogeneity: float = Field(1.0, ge=0, le=1.5, description="severity of the camera styles")
+    n_subjects: int = Field(40, ge=1)
+    hard_fraction: float = Field(0.15, ge=0, le=1, description="share of low-intensity clips")
+    label_noise: float = Field(0.0, ge=0, lt=1, description="share of clips with a wrong label")
+    talking: float = Field(0.3, ge=0, le=1, description="share of clips with speech-like mouth motion")
+
+    @model_validator(mode="after")
+    def _enough_clips(self) -> "SyntheticOptions":
+        if self.n_clips < self.min_clips_per_class * len(DFEW_CLASSES):
+            raise ValueError(
+                f"n_clips={self.n_clips} is below min_clips_per_class × 7 = {self.min_clips_per_class * 7}"
+            )
+        return self
+
+
+def class_sizes(opts: SyntheticOptions) -> np.ndarray:
+    """Return clips per class: DFEW's prior ** imbalance, scaled to n_clips, floored at the minimum."""
+    prior = DFEW_COUNTS.astype(float) ** opts.imbalance
+    sizes = np.maximum(np.round(opts.n_clips * prior / prior.sum()).astype(int), opts.min_clips_per_class)
+    sizes[np.argmax(sizes)] += opts.n_clips - sizes.sum()
+    return sizes
+
+
+def source_mix(opts: SyntheticOptions) -> np.ndarray:
+    """Return P(source | class), shape (7, n_sources)."""
+    n = opts.n_sources
+    mix = np.full((len(DFEW_CLASSES), n), (1.0 - opts.source_skew) / n)
+    mix[np.arange(len(DFEW_CLASSES)), PREFERRED_SOURCE % n] += opts.source_skew
+    return mix
+
+
+def plan_clips(opts: SyntheticOptions) -> pd.DataFrame:
+    """Return the metadata of every clip (label, source, subject, hardness, noise, fold) before rendering."""
+    rng = np.random.default_rng([opts.seed, 0])
+    labels = np.repeat(np.arange(len(DFEW_CLASSES)), class_sizes(opts))
+    rng.shuffle(labels)
+    sources = list(render.SOURCES)[: opts.n_sources]
+    mix = source_mix(opts)
+    source_idx = np.array([rng.choice(opts.n_sources, p=mix[y]) for y in labels])
+    table = pd.DataFrame({
+        "clip_id": [f"syn{i:06d}" for i in range(len(labels))],
+        "label": labels,
+        "clean_label": labels,
+        "source": [sources[i] for i in source_idx],
+        "subject": [f"s{i:03d}" for i in rng.integers(0, opts.n_subjects, len(labels))],
+        "hard": rng.random(len(labels)) < opts.hard_fraction,
+    })
+    noisy = rng.random(len(labels)) < opts.label_noise
+    shift = rng.integers(1, len(DFEW_CLASSES), len(labels))
+    table.loc[noisy, "label"] = (labels[noisy] + shift[noisy]) % len(DFEW_CLASSES)
+    table["noisy_label"] = noisy
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=opts.seed)
+    table["fold"] = 0
+    for k, (_, test_idx) in enumerate(folds.split(np.zeros(len(labels)), table["label"]), start=1):
+        table.loc[test_idx, "fold"] = k
+    return table
+
+
+def render_clip(opts: SyntheticOptions, row: pd.Series, index: int, subjects: list[render.Subject]) -> np.ndarray:
+    """Return the uint8 clip (T, H, W, 3) of one planned row; deterministic in (seed, index)."""
+    rng = np.random.default_rng([opts.seed, 1, index])
+    subject = subjects[int(row["subject"][1:])]
+    style = render.SOURCES[row["source"]].scaled(opts.heterogeneity)
+    y = int(row["clean_label"])
+    amplitude = subject.expressivity * rng.uniform(0.75, 1.2) * (rng.uniform(0.2, 0.45) if row["hard"] else 1.0)
+    rise = RISE[y] * subject.tempo * rng.uniform(0.8, 1.25)
+    onset = rng.uniform(0.0, 0.35)
+    times = render.frame_times(opts.frames, style, rng)
+    actions = NEUTRAL + subject.resting + render.expression_trajectory(
+        APEX[y], amplitude, onset, rise, rng.uniform(0.1, 0.5), rng.uniform(0.15, 0.4), times
+    )
+    if rng.random() < opts.talking:
+        phase, speed = rng.uniform(0, 2 * np.pi), rng.uniform(8, 16)
+        actions[:, 1] += 0.08 * np.maximum(np.sin(speed * times + phase), 0)
+    actions += rng.normal(0.0, 0.01, actions.shape)
+    pose = render.pose_track(opts.frames, style.pose, rng)
+    frames = render.render_frames(actions, subject, pose, opts.size, rng.uniform(0.15, 0.85, 3))
+    return render.apply_camera(frames, style, rng)
+
+
+def cache_key(opts: SyntheticOptions) -> str:
+    """Return the cache key of an option set (changes whenever the generated data would)."""
+    payload = json.dumps({"v": GENERATOR_VERSION, **opts.model_dump()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def generate(opts: SyntheticOptions, out_dir: Path, progress: bool = True) -> None:
+    """Render every clip of ``opts`` into ``out_dir`` (clips.npy, meta.parquet, options.json)."""
+    table = plan_clips(opts)
+    subject_rng = np.random.default_rng([opts.seed, 2])
+    subjects = [render.Subject.sample(subject_rng) for _ in range(opts.n_subjects)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clips = np.lib.format.open_memmap(
+        out_dir / "clips.npy", mode="w+", dtype=np.uint8,
+        shape=(len(table), opts.frames, opts.size, opts.size, 3),
+    )
+    rows = tqdm(table.iterrows(), total=len(table), desc="synthetic clips", disable=None if progress else True, leave=False)
+    for i, row in rows:
+        clips[i] = render_clip(opts, row, i, subjects)
+    clips.flush()
+    del clips
+    table.to_parquet(out_dir / "meta.parquet", index=False)
+    (out_dir / "options.json").write_text(json.dumps(opts.model_dump(), indent=2))
+
+
+@DATASETS.register("synthetic")
+class SyntheticDFER(Dataset):
+    """The embedded synthetic heterogeneous, imbalanced DFER benchmark."""
+
+    Options = SyntheticOptions
+    classes = DFEW_CLASSES
+    folds = (1, 2, 3, 4, 5)
+    group_fields = ("source", "subject")
+
+    @property
+    def data_dir(self) -> Path:
+        """Return the cache folder of this option set."""
+        return self.cache_dir / "synthetic" / cache_key(self.options)
+
+    def prepare(self) -> None:
+        """Generate and cache the clips unless a complete cache exists (atomic: render, then rename)."""
+        if (self.data_dir / "meta.parquet").exists():
+            return
+        tmp = self.data_dir.with_name(f"{self.data_dir.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate(self.options, tmp)
+        try:
+            tmp.rename(self.data_dir)
+        except OSError:  # another process finished first; its copy is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def table(self) -> pd.DataFrame:
+        """Return the metadata table of all clips (with a ``row`` column indexing clips.npy)."""
+        path = self.data_dir / "meta.parquet"
+        if not path.exists():
+            raise DataError(f"synthetic data not generated at {self.data_dir}; call prepare() first")
+        return pd.read_parquet(path).assign(row=lambda t: np.arange(len(t)))
+
+    def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        table = self.table()
+        return table[table["fold"] != fold].reset_index(drop=True), table[table["fold"] == fold].reset_index(drop=True)
+
+    def load_clips(self, table: pd.DataFrame) -> np.ndarray:
+        clips = np.load(self.data_dir / "clips.npy", mmap_mode="r")
+        return np.ascontiguousarray(clips[table["row"].to_numpy()])
+
+    @classmethod
+    def smoke_options(cls, options: dict) -> dict:
+        return {**options, "n_clips": 84, "frames": 4, "size": 16, "min_clips_per_class": 10, "n_subjects": 8}

@@ -1,0 +1,104 @@
+"""Classification metrics as pure functions of labels and predictions.
+
+WAR (weighted average recall) is plain accuracy; UAR (unweighted average recall) is the mean
+per-class recall over the classes present in ``y_true``; absent classes have recall NaN and are
+listed by ``absent_classes``. Group metrics follow WILDS: accuracy per value of a metadata field,
+and the worst group among the non-empty ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def _arrays(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-d of equal length, got {y_true.shape} and {y_pred.shape}")
+    return y_true, y_pred
+
+
+def war(y_true, y_pred) -> float:
+    """Return the weighted average recall (= accuracy); NaN for empty input."""
+    y_true, y_pred = _arrays(y_true, y_pred)
+    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
+
+
+def per_class_recall(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Return the recall of each class 0..num_classes-1 (NaN for classes absent from y_true)."""
+    y_true, y_pred = _arrays(y_true, y_pred)
+    support = np.bincount(y_true, minlength=num_classes)[:num_classes]
+    hits = np.bincount(y_true[y_true == y_pred], minlength=num_classes)[:num_classes]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, hits / np.maximum(support, 1), np.nan)
+
+
+def absent_classes(y_true, num_classes: int) -> list[int]:
+    """Return the class indices with no clip in ``y_true`` (excluded from UAR and worst class)."""
+    support = np.bincount(np.asarray(y_true, dtype=int), minlength=num_classes)
+    return [c for c in range(num_classes) if support[c] == 0]
+
+
+def uar(y_true, y_pred, num_classes: int) -> float:
+    """Return the unweighted average recall over the classes present in ``y_true``."""
+    recalls = per_class_recall(y_true, y_pred, num_classes)
+    return float(np.nanmean(recalls)) if np.isfinite(recalls).any() else float("nan")
+
+
+def worst_class_recall(y_true, y_pred, num_classes: int) -> float:
+    """Return the lowest recall among the classes present in ``y_true``."""
+    recalls = per_class_recall(y_true, y_pred, num_classes)
+    return float(np.nanmin(recalls)) if np.isfinite(recalls).any() else float("nan")
+
+
+def confusion(y_true, y_pred, num_classes: int, normalize: bool = False) -> np.ndarray:
+    """Return the confusion matrix C[true, pred] (counts, or rows normalised to sum to 1)."""
+    y_true, y_pred = _arrays(y_true, y_pred)
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    if not normalize:
+        return matrix
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return matrix / matrix.sum(axis=1, keepdims=True)
+
+
+def group_accuracy(y_true, y_pred, groups: Sequence) -> pd.DataFrame:
+    """Return one row per group value: ``group``, ``n`` and ``accuracy``, sorted by group."""
+    y_true, y_pred = _arrays(y_true, y_pred)
+    frame = pd.DataFrame({"group": np.asarray(groups), "correct": y_true == y_pred})
+    out = frame.groupby("group", sort=True)["correct"].agg(n="size", accuracy="mean").reset_index()
+    return out.astype({"n": int, "accuracy": float})
+
+
+def worst_group_accuracy(y_true, y_pred, groups: Sequence) -> tuple[object, float]:
+    """Return (group, accuracy) of the non-empty group with the lowest accuracy."""
+    table = group_accuracy(y_true, y_pred, groups)
+    if table.empty:
+        return None, float("nan")
+    row = table.loc[table["accuracy"].idxmin()]
+    return row["group"], float(row["accuracy"])
+
+
+def evaluate_predictions(
+    predictions: pd.DataFrame, classes: Sequence[str], group_fields: Sequence[str] = (), prefix: str = ""
+) -> dict[str, float | str]:
+    """Return the standard metrics of one split's predictions (columns ``label``, ``pred``, fields).
+
+    Keys: ``war``, ``uar``, ``worst_class_recall``, ``recall_<class>`` per class, ``absent_classes``
+    (names joined by ';'), ``n``, and ``worst_group_acc_<field>`` per group field; all prefixed.
+    """
+    y, p, k = predictions["label"].to_numpy(), predictions["pred"].to_numpy(), len(classes)
+    out: dict[str, float | str] = {
+        "war": war(y, p),
+        "uar": uar(y, p, k),
+        "worst_class_recall": worst_class_recall(y, p, k),
+        "n": int(len(y)),
+        "absent_classes": ";".join(classes[c] for c in absent_classes(y, k)),
+    }
+    out.update({f"recall_{name}": float(r) for name, r in zip(classes, per_class_recall(y, p, k))})
+    for field in group_fields:
+        out[f"worst_group_acc_{field}"] = worst_group_accuracy(y, p, predictions[field].astype(str))[1]
+    return {f"{prefix}{key}": value for key, value in out.items()}

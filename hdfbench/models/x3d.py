@@ -1,0 +1,125 @@
+"""X3D backbones from pytorchvideo's builder, returning logits and pooled features.
+
+The stock head ends in a fixed-size average pool, a 400-way projection and a Softmax. We swap the
+pool for an adaptive one (any clip size works), drop the projection and the Softmax, and put our
+own linear classifier on the pooled embedding, which is also returned as the feature vector.
+After each of the four stages sits a slot (``after_stage``, identity by default) where a strategy
+can insert a module such as HDF's DAM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from hdfbench.config_base import StrictModel
+from hdfbench.models.backbone import BACKBONES, Backbone
+from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
+
+
+class X3DOptions(StrictModel):
+    """Options of an X3D preset; ``None`` keeps the preset's value."""
+
+    width_factor: float | None = Field(None, gt=0)
+    depth_factor: float | None = Field(None, gt=0)
+    head_dim_out: int | None = Field(None, gt=0)
+    dropout: float = Field(0.5, ge=0, lt=1)
+    pretrained: str | None = Field(None, description="local path to pytorchvideo X3D weights")
+
+
+class X3D(Backbone):
+    """An X3D network; class attributes hold the preset (X3D paper, Table 1)."""
+
+    Options = X3DOptions
+    width_factor = 2.0
+    depth_factor = 2.2
+    head_dim_out = 2048
+
+    def __init__(self, num_classes: int, frames: int, size: int, options: X3DOptions):
+        super().__init__()
+        create_x3d = import_pytorchvideo("pytorchvideo.models.x3d").create_x3d
+        self.head_dim_out = options.head_dim_out or self.head_dim_out
+        net = create_x3d(
+            input_clip_length=frames,
+            input_crop_size=size,
+            model_num_class=num_classes,
+            dropout_rate=options.dropout,
+            width_factor=options.width_factor or self.width_factor,
+            depth_factor=options.depth_factor or self.depth_factor,
+            head_dim_out=self.head_dim_out,
+            head_activation=None,
+        )
+        head = net.blocks[-1]
+        head.pool.pool = nn.AdaptiveAvgPool3d(1)
+        head.proj = nn.Identity()
+        self.stem = net.blocks[0]
+        self.stages = nn.ModuleList(net.blocks[1:-1])
+        self.after_stage = nn.ModuleList(nn.Identity() for _ in self.stages)
+        self.head = head
+        self.feature_dim = self.head_dim_out
+        self.classifier = nn.Linear(self.head_dim_out, num_classes)
+        if options.pretrained:
+            load_pretrained(self, Path(options.pretrained))
+
+    def stage_channels(self) -> list[int]:
+        """Return the output channel count of each stage (what an ``after_stage`` module sees)."""
+        return [stage.res_blocks[-1].branch2.conv_c.out_channels for stage in self.stages]
+
+    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.stem(clips)
+        for stage, after in zip(self.stages, self.after_stage):
+            x = after(stage(x))
+        features = self.head(x)
+        return self.classifier(features), features
+
+
+def load_pretrained(model: X3D, path: Path) -> None:
+    """Load pytorchvideo hub X3D weights from ``path`` into ``model`` (head projection skipped)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained X3D weights not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("model_state", state)
+    renamed = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] != "blocks":
+            continue
+        index, rest = int(parts[1]), ".".join(parts[2:])
+        if index == 0:
+            renamed[f"stem.{rest}"] = value
+        elif index == len(model.stages) + 1:
+            if not rest.startswith("proj"):
+                renamed[f"head.{rest}"] = value
+        else:
+            renamed[f"stages.{index - 1}.{rest}"] = value
+    missing, unexpected = model.load_state_dict(renamed, strict=False)
+    missing = [k for k in missing if not k.startswith(("classifier", "after_stage"))]
+    if missing or unexpected:
+        raise ValueError(f"{path}: weights do not fit this X3D (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+@BACKBONES.register("x3d_tiny")
+class X3DTiny(X3D):
+    """A narrow, shallow X3D that trains at small clip sizes on a 2-core CPU."""
+
+    width_factor = 1.0
+    depth_factor = 1.0
+    head_dim_out = 256
+
+
+@BACKBONES.register("x3d_xs")
+class X3DXS(X3D):
+    """X3D-XS (trained at 4 × 160²)."""
+
+
+@BACKBONES.register("x3d_s")
+class X3DS(X3D):
+    """X3D-S (trained at 13 × 160²)."""
+
+
+@BACKBONES.register("x3d_m")
+class X3DM(X3D):
+    """X3D-M (trained at 16 × 224²)."""

@@ -1,0 +1,32 @@
+"""Expand an experiment config into run specs: datasets × folds × seeds × strategies."""
+
+from __future__ import annotations
+
+import itertools
+
+from hdfbench.config import ExperimentConfig
+from hdfbench.strategies import STRATEGIES
+from hdfbench.training.spec import RunSpec
+
+
+def expand(config: ExperimentConfig) -> list[RunSpec]:
+    """Return one ``RunSpec`` per (dataset, fold, seed, strategy) cell, with defaults resolved."""
+    from hdfbench.data import DATASETS
+    from hdfbench.models import BACKBONES
+
+    backbone = BACKBONES.get(config.model.backbone)
+    model = config.model.model_copy(update={"options": backbone.Options(**config.model.options).model_dump()})
+    specs = []
+    for dataset, fold, seed, strategy in itertools.product(config.datasets, config.folds, config.seeds,
+                                                           config.strategies):
+        options = DATASETS.get(dataset.name).Options(**dataset.options).model_dump()
+        hparams = STRATEGIES.get(strategy.name).Hparams(**strategy.hparams).model_dump()
+        specs.append(RunSpec(
+            experiment=config.experiment,
+            dataset=dataset.model_copy(update={"options": options}),
+            fold=fold, seed=seed,
+            strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label}),
+            model=model, training=config.training, selection=config.selection,
+            cache_dir=config.cache_dir, threads=max(1, int(config.resources.cpu)),
+        ))
+    return specs

@@ -1,0 +1,221 @@
+"""Run a sweep's runs as Ray Tune trials, on a local Ray instance or an existing cluster.
+
+Resuming is independent of Tune's own experiment state: finished runs (``done`` marker) are
+skipped, and every other run resumes from its run directory's last checkpoint, so re-running the
+same command after Ctrl-C or kill -9 finishes the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hdfbench.config import ExperimentConfig
+from hdfbench.fileio import atomic_write_json, atomic_write_text
+from hdfbench.sweep import results
+from hdfbench.sweep.grid import expand
+from hdfbench.training.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did: run counts, failures (run id → reason), whether it was interrupted."""
+
+    total: int
+    skipped: int
+    finished: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+    summary_path: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 on success, 1 if a run failed, 130 if the sweep was interrupted."""
+        return 1 if self.failed else (130 if self.interrupted else 0)
+
+
+def git_commit() -> str:
+    """Return the hdfbench source commit (with ``-dirty`` if modified), or ``unknown``."""
+    src = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_trial(config: dict[str, Any]) -> None:
+    """Ray Tune trainable: train one run, reporting each epoch to Tune and mirroring to MLflow."""
+    from ray import tune
+
+    from hdfbench.sweep.tracking import MlflowMirror
+    from hdfbench.training.rundir import RunDir
+    from hdfbench.training.trainer import Hooks, train
+
+    spec = RunSpec(**config["spec"])
+    run_dir = RunDir(config["run_dir"])
+    tracking = config.get("tracking")
+    mirror = None
+    if tracking:
+        tags = {"dataset": spec.dataset.name, "fold": spec.fold, "seed": spec.seed, "strategy": spec.strategy.name,
+                "variant": spec.strategy.label, "sweep_id": tracking["sweep_id"], "run_id": spec.run_id}
+        mirror = MlflowMirror(tracking["uri"], tracking["experiment_id"], run_dir, tags)
+        mirror.start(config["spec"])
+
+    def on_epoch(record: dict) -> None:
+        if mirror:
+            mirror.log_metrics(record, step=record["epoch"])
+        tune.report({k: v for k, v in record.items() if isinstance(v, (int, float))} | {"run_id": spec.run_id})
+
+    def on_done(final: dict) -> None:
+        if mirror:
+            mirror.finish(final, run_dir.read_config()["classes"])
+
+    try:
+        train(spec, run_dir, Hooks(on_epoch=on_epoch, on_done=on_done))
+    except BaseException as exc:
+        if mirror:
+            mirror.fail(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _init_ray(config: ExperimentConfig) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
+                                  logging_level=logging.WARNING, configure_logging=True)
+    if config.ray.address:
+        ray.init(address=config.ray.address, **kwargs)
+    else:
+        ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs)
+
+
+class _Progress:
+    """A Tune callback that advances a progress bar by epochs and counts finished runs."""
+
+    def __new__(cls, total_epochs: int, epochs_per_run: int):
+        from ray.tune import Callback
+        from tqdm.auto import tqdm
+
+        class Progress(Callback):
+            def __init__(self):
+                self.bar = tqdm(total=total_epochs, desc="sweep", unit="epoch", disable=None)
+                self.reported: dict[str, int] = {}
+
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                self.reported[trial.trial_id] = self.reported.get(trial.trial_id, 0) + 1
+                self.bar.update(1)
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                self.bar.update(max(0, epochs_per_run - self.reported.get(trial.trial_id, 0)))
+
+            def on_experiment_end(self, trials, **info):
+                self.bar.close()
+
+        return Progress()
+
+
+def _run_tuner(config: ExperimentConfig, pending: list[RunSpec], experiment_dir: Path,
+               tracking: dict | None, sweep_id: str) -> Any:
+    from ray import tune
+
+    _init_ray(config)
+    runs = [{"spec": s.model_dump(mode="json"), "run_id": s.run_id, "tracking": tracking,
+             "run_dir": str(results.run_dir(experiment_dir, s.run_id).path.resolve())} for s in pending]
+    trainable = tune.with_resources(run_trial, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"run": tune.grid_search(runs)},
+        tune_config=tune.TuneConfig(
+            reuse_actors=True, max_concurrent_trials=config.ray.max_concurrent_trials,
+            trial_name_creator=lambda trial: trial.config["run"]["run_id"],
+            trial_dirname_creator=lambda trial: trial.config["run"]["run_id"],
+        ),
+        run_config=tune.RunConfig(
+            name=f"sweep-{sweep_id}", storage_path=str((experiment_dir / "ray").resolve()), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),
+            callbacks=[_Progress(len(pending) * config.training.epochs, config.training.epochs)],
+        ),
+    )
+    return tuner.fit()
+
+
+def prepare_datasets(config: ExperimentConfig) -> None:
+    """Check, generate or decode every dataset of the sweep once, in the driver, before any trial."""
+    from hdfbench.data import build_dataset
+
+    for spec in config.datasets:
+        build_dataset(spec.name, spec.options, config.cache_dir).prepare()
+
+
+def record_sweep(config: ExperimentConfig, source: str, sweep_id: str, specs: list[RunSpec], smoke: bool) -> None:
+    """Save the resolved config, the git commit and the run list of this sweep invocation."""
+    experiment_dir = config.experiment_dir
+    resolved = config.model_dump(mode="json")
+    sweep_dir = experiment_dir / "sweeps" / sweep_id
+    atomic_write_text(sweep_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    info = {"sweep_id": sweep_id, "source": source, "commit": git_commit(), "started_at": time.time(),
+            "smoke": smoke, "run_ids": [s.run_id for s in specs]}
+    atomic_write_json(sweep_dir / "sweep.json", info)
+    atomic_write_text(experiment_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    atomic_write_json(experiment_dir / "sweep.json", info)
+    results.write_run_list(experiment_dir, [s.run_id for s in specs])
+
+
+def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = False, echo=print) -> SweepOutcome:
+    """Run every unfinished run of ``config``; return what happened (see ``SweepOutcome``)."""
+    experiment_dir = config.experiment_dir
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    specs = expand(config)
+    sweep_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    prepare_datasets(config)
+    record_sweep(config, source, sweep_id, specs, smoke)
+    pending = [s for s in specs if not results.run_dir(experiment_dir, s.run_id).is_done]
+    outcome = SweepOutcome(total=len(specs), skipped=len(specs) - len(pending))
+    echo(f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
+         f"(results in {experiment_dir})")
+    tracking = None
+    if config.tracking.enabled and pending:
+        from hdfbench.sweep.tracking import init_experiment
+
+        uri = config.tracking_uri()
+        experiment_id = init_experiment(uri, config.experiment, experiment_dir.parent / "mlartifacts")
+        tracking = {"uri": uri, "experiment_id": experiment_id, "sweep_id": sweep_id}
+    if pending:
+        grid = _run_tuner(config, pending, experiment_dir, tracking, sweep_id)
+        for result in grid:
+            run_id = result.config["run"]["run_id"]
+            run = results.run_dir(experiment_dir, run_id)
+            if run.is_done:
+                outcome.finished.append(run_id)
+            elif result.error is not None:
+                reason = run.failed.read_text() if run.failed.exists() else f"{type(result.error).__name__}: {result.error}"
+                outcome.failed[run_id] = _first_line_reason(reason)
+        outcome.interrupted = len(outcome.finished) + len(outcome.failed) < len(pending)
+    outcome.summary_path, _, _ = results.write_summary(experiment_dir)
+    return outcome
+
+
+def _first_line_reason(text: str) -> str:
+    import json
+
+    try:
+        return json.loads(text)["reason"]
+    except (ValueError, KeyError, TypeError):
+        lines = [line for line in str(text).strip().splitlines() if line.strip()]
+        return lines[-1] if lines else "unknown error"

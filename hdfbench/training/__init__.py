@@ -1,0 +1,1 @@
+"""Training one run: its spec, its directory on disk, and the epoch loop."""

@@ -1,0 +1,91 @@
+"""A run directory, the source of truth of one run.
+
+Layout: ``config.json`` (the run spec and class names), ``metrics.jsonl`` (one record per epoch),
+``checkpoint.pt`` (everything needed to resume, rewritten atomically each epoch), ``best.pt``
+(weights of the selected epoch), ``predictions.parquet`` (per val/test clip: label, pred, logits,
+metadata), ``failed.json`` (why the last attempt failed) and ``done`` (written last).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from hdfbench.fileio import atomic_write, atomic_write_json, atomic_write_text, read_jsonl
+
+
+class RunDir:
+    """Paths and atomic reads/writes of one run directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    best = property(lambda self: self.path / "best.pt")
+    predictions = property(lambda self: self.path / "predictions.parquet")
+    failed = property(lambda self: self.path / "failed.json")
+    done = property(lambda self: self.path / "done")
+
+    @property
+    def is_done(self) -> bool:
+        """Return whether the run finished (its ``done`` marker exists)."""
+        return self.done.exists()
+
+    def read_config(self) -> dict[str, Any]:
+        """Return the run's saved config (spec, classes, group fields)."""
+        return json.loads(self.config.read_text())
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Save the run's config (atomically)."""
+        atomic_write_json(self.config, config)
+
+    def read_metrics(self) -> list[dict]:
+        """Return the per-epoch metric records."""
+        return read_jsonl(self.metrics)
+
+    def append_metrics(self, record: dict) -> None:
+        """Append one epoch record to metrics.jsonl."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.metrics.open("a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def truncate_metrics(self, epochs_done: int) -> None:
+        """Keep only the records of the first ``epochs_done`` epochs (those the checkpoint covers)."""
+        kept = [r for r in self.read_metrics() if r["epoch"] < epochs_done]
+        atomic_write_text(self.metrics, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    def save_torch(self, path: Path, obj: Any) -> None:
+        """Save ``obj`` with torch.save to ``path`` atomically."""
+        atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+    def load_torch(self, path: Path) -> Any:
+        """Return the object saved at ``path`` (tensors mapped to CPU)."""
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+    def write_predictions(self, frame: pd.DataFrame) -> None:
+        """Save the per-clip predictions table atomically."""
+        atomic_write(self.predictions, lambda tmp: frame.to_parquet(tmp, index=False))
+
+    def read_predictions(self) -> pd.DataFrame:
+        """Return the per-clip predictions table."""
+        return pd.read_parquet(self.predictions)
+
+    def mark_failed(self, reason: str) -> None:
+        """Record why the run failed."""
+        atomic_write_json(self.failed, {"reason": reason, "time": time.time()})
+
+    def mark_done(self, info: dict) -> None:
+        """Write the ``done`` marker (JSON with the selected epoch and timings); the last write."""
+        self.failed.unlink(missing_ok=True)
+        atomic_write_json(self.done, info)
+
+    def read_done(self) -> dict:
+        """Return the content of the ``done`` marker."""
+        return json.loads(self.done.read_text())

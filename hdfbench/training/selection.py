@@ -1,0 +1,25 @@
+"""Model selection rules: which epoch's weights a run keeps, judged on inner validation only."""
+
+from __future__ import annotations
+
+#: rule name → the validation metric it maximises (None: keep the last epoch).
+SELECTION_METRIC: dict[str, str | None] = {
+    "best_val_uar": "val_uar",
+    "best_val_war": "val_war",
+    "best_val_worst_class_recall": "val_worst_class_recall",
+    "last_epoch": None,
+}
+
+
+def improves(rule: str, record: dict, best_score: float | None) -> bool:
+    """Return whether the epoch ``record`` beats ``best_score`` under ``rule`` (ties keep the earlier)."""
+    metric = SELECTION_METRIC[rule]
+    if metric is None or best_score is None:
+        return True
+    return record[metric] > best_score
+
+
+def score(rule: str, record: dict) -> float:
+    """Return the value ``rule`` ranks epochs by (the epoch index for ``last_epoch``)."""
+    metric = SELECTION_METRIC[rule]
+    return float(record["epoch"]) if metric is None else float(record[metric])

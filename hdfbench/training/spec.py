@@ -1,0 +1,34 @@
+"""The fully resolved specification of one run (one cell of a sweep)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
+from hdfbench.config_base import StrictModel
+
+
+class RunSpec(StrictModel):
+    """Everything that determines one run's result; ``run_id`` is derived from it."""
+
+    experiment: str
+    dataset: DatasetSpec
+    fold: int
+    seed: int
+    strategy: StrategySpec
+    model: ModelSpec
+    training: TrainingSpec
+    selection: SelectionSpec
+    cache_dir: str | None = None
+    threads: int = 1
+
+    def fingerprint(self) -> str:
+        """Return a short hash of the fields that affect results (not cache location or threads)."""
+        payload = self.model_dump(mode="json", exclude={"cache_dir", "threads"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
+
+    @property
+    def run_id(self) -> str:
+        """Return a readable, stable id: ``<dataset>-f<fold>-s<seed>-<variant>-<hash>``."""
+        return f"{self.dataset.name}-f{self.fold}-s{self.seed}-{self.strategy.label}-{self.fingerprint()}"

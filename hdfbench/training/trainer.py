@@ -1,0 +1,226 @@
+"""The epoch loop of one run: train, validate, select, checkpoint, resume, predict.
+
+The test fold is predicted once, with the weights selected on the inner validation split; it is
+never used for selection. Every epoch ends with an atomic checkpoint holding the strategy (model,
+buffers, optimizer), the scheduler, the RNG states and the selection tracker, so a killed run
+continues from its last finished epoch and ends with the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hdfbench.data import build_dataset, make_splits
+from hdfbench.data.base import class_counts
+from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_float_clips
+from hdfbench.metrics import evaluate_predictions
+from hdfbench.models import build_backbone
+from hdfbench.optim import build_scheduler
+from hdfbench.strategies import STRATEGIES, NonFiniteLossError, Strategy, TaskInfo
+from hdfbench.training import selection
+from hdfbench.training.rundir import RunDir
+from hdfbench.training.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+class RunFailed(RuntimeError):
+    """A run could not finish; the message says why (also saved in the run's failed.json)."""
+
+
+@dataclass
+class Hooks:
+    """Callbacks the caller (a Ray trial, a test) gets during a run; each may be None."""
+
+    on_start: Callable[[dict], None] | None = None
+    on_epoch: Callable[[dict], None] | None = None
+    on_done: Callable[[dict], None] | None = None
+
+    def call(self, name: str, payload: dict) -> None:
+        """Invoke hook ``name`` with ``payload`` if it is set."""
+        hook = getattr(self, name)
+        if hook is not None:
+            hook(payload)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch device for ``auto`` / ``cpu`` / ``cuda``."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunFailed("training.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+@torch.no_grad()
+def predict_logits(strategy: Strategy, clips: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
+    """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3)."""
+    out = [
+        strategy.predict(to_float_clips(clips[i : i + batch_size]).to(device)).float().cpu()
+        for i in range(0, len(clips), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros((0, strategy.task.num_classes), dtype=np.float32)
+
+
+def prediction_table(table: pd.DataFrame, logits: np.ndarray, split: str, fields: tuple[str, ...]) -> pd.DataFrame:
+    """Return one row per clip: clip_id, split, label, pred, logit_<k>, and the metadata ``fields``."""
+    frame = pd.DataFrame({"clip_id": table["clip_id"].astype(str).to_numpy(), "split": split,
+                          "label": table["label"].to_numpy(), "pred": logits.argmax(axis=1)})
+    for k in range(logits.shape[1]):
+        frame[f"logit_{k}"] = logits[:, k]
+    for name in fields:
+        frame[name] = table[name].to_numpy()
+    return frame
+
+
+class Trainer:
+    """Runs one ``RunSpec`` into one ``RunDir``."""
+
+    def __init__(self, spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None):
+        self.spec, self.run_dir, self.hooks = spec, run_dir, hooks or Hooks()
+        self.device = resolve_device(spec.training.device)
+        self.epoch: int | None = None
+        self.resumed_from: list[int] = []
+
+    def _build(self) -> None:
+        spec = self.spec
+        dataset = build_dataset(spec.dataset.name, spec.dataset.options, spec.cache_dir)
+        dataset.prepare()
+        self.dataset = dataset
+        self.splits = make_splits(dataset, spec.fold, spec.seed, spec.training.val_fraction)
+        self.fields = dataset.group_fields
+        codes = group_codes([self.splits.train, self.splits.val, self.splits.test], self.fields)
+        self.clips = {name: dataset.load_clips(getattr(self.splits, name)) for name in ("train", "val", "test")}
+        num_classes = len(dataset.classes)
+        train_set = ClipSet(self.clips["train"], self.splits.train, codes)
+        task = TaskInfo(
+            num_classes=num_classes,
+            class_counts=tuple(int(c) for c in class_counts(self.splits.train, num_classes)),
+            group_counts={f: tuple(int(c) for c in torch.bincount(train_set.groups[f], minlength=len(codes[f])))
+                          for f in self.fields},
+        )
+        model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
+        cls = STRATEGIES.get(spec.strategy.name)
+        self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer).to(self.device)
+        self.train_set = train_set
+        steps = -(-len(train_set) // spec.training.batch_size)
+        self.steps_per_epoch = min(steps, spec.training.max_steps_per_epoch or steps)
+        self.scheduler = build_scheduler(
+            self.strategy.optimizer, spec.training.schedule, spec.training.epochs, self.steps_per_epoch
+        )
+
+    def _resume(self) -> tuple[int, float | None, int | None]:
+        """Load the checkpoint if any; return (first epoch to run, best score, best epoch)."""
+        if not self.run_dir.checkpoint.exists():
+            return 0, None, None
+        state = self.run_dir.load_torch(self.run_dir.checkpoint)
+        self.strategy.load_checkpoint_state(state["strategy"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        self.run_dir.truncate_metrics(state["epoch"] + 1)
+        log.info("%s: resumed after epoch %d", self.spec.run_id, state["epoch"])
+        self.resumed_from = [*state.get("resumed_from", []), state["epoch"]]
+        return state["epoch"] + 1, state["best_score"], state["best_epoch"]
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        loader = make_loader(self.train_set, self.spec.training.batch_size, shuffle=True,
+                             seed=self.spec.seed * 100_003 + epoch, num_workers=self.spec.training.num_workers)
+        totals: dict[str, float] = {}
+        start, steps, clips = time.perf_counter(), 0, 0
+        for batch in loader:
+            if steps >= self.steps_per_epoch:
+                break
+            logs = self.strategy.training_step(batch.to(self.device))
+            self.scheduler.step()
+            for key, value in logs.items():
+                totals[key] = totals.get(key, 0.0) + value
+            steps, clips = steps + 1, clips + len(batch.labels)
+        elapsed = time.perf_counter() - start
+        record = {f"train_{k}": v / max(steps, 1) for k, v in totals.items()}
+        record.update(train_steps=steps, train_time_s=elapsed, train_clips_per_s=clips / max(elapsed, 1e-9))
+        return record
+
+    def _evaluate(self, split: str) -> tuple[pd.DataFrame, dict]:
+        logits = predict_logits(self.strategy, self.clips[split], self.spec.training.eval_batch_size, self.device)
+        table = prediction_table(getattr(self.splits, split), logits, split, self.fields)
+        return table, evaluate_predictions(table, self.dataset.classes, self.fields, prefix=f"{split}_")
+
+    def run(self) -> dict:
+        """Train (or resume) to the end; write predictions and ``done``; return the final metrics."""
+        self.run_dir.path.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run()
+        except NonFiniteLossError as exc:
+            reason = f"{self.spec.run_id}: {exc} at epoch {self.epoch}; lower the learning rate or check the data"
+            self.run_dir.mark_failed(reason)
+            raise RunFailed(reason) from None
+
+    def _run(self) -> dict:
+        spec = self.spec
+        torch.set_num_threads(max(1, spec.threads))
+        seed_everything(spec.seed)
+        self._build()
+        self.run_dir.write_config({
+            "spec": spec.model_dump(mode="json"), "run_id": spec.run_id,
+            "classes": list(self.dataset.classes), "group_fields": list(self.fields),
+            "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
+        })
+        start_epoch, best_score, best_epoch = self._resume()
+        self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch})
+        for self.epoch in range(start_epoch, spec.training.epochs):
+            record = {"epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0]}
+            record.update(self._train_epoch(self.epoch))
+            record.update({k: v for k, v in self._evaluate("val")[1].items() if not isinstance(v, str)})
+            record.update(self.strategy.epoch_logs())
+            if selection.improves(spec.selection.rule, record, best_score):
+                best_score, best_epoch = selection.score(spec.selection.rule, record), self.epoch
+                self.run_dir.save_torch(self.run_dir.best, {"epoch": self.epoch, "module": self.strategy.state_dict()})
+            self.run_dir.append_metrics(record)
+            self.run_dir.save_torch(self.run_dir.checkpoint, {
+                "epoch": self.epoch, "strategy": self.strategy.checkpoint_state(),
+                "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
+                "best_score": best_score, "best_epoch": best_epoch, "resumed_from": self.resumed_from,
+            })
+            self.hooks.call("on_epoch", record)
+        return self._finish(best_epoch)
+
+    def _finish(self, best_epoch: int) -> dict:
+        self.strategy.load_state_dict(self.run_dir.load_torch(self.run_dir.best)["module"])
+        (val_table, val_metrics), (test_table, test_metrics) = self._evaluate("val"), self._evaluate("test")
+        self.run_dir.write_predictions(pd.concat([val_table, test_table], ignore_index=True))
+        final = {"selected_epoch": best_epoch, **val_metrics, **test_metrics}
+        self.run_dir.mark_done({"selected_epoch": best_epoch, "resumed_from_epochs": self.resumed_from,
+                                "finished_at": time.time()})
+        self.run_dir.checkpoint.unlink(missing_ok=True)
+        self.hooks.call("on_done", final)
+        return final
+
+
+def train(spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None) -> dict:
+    """Run ``spec`` into ``run_dir`` (resuming if a checkpoint exists); return the final metrics."""
+    return Trainer(spec, run_dir, hooks).run()
