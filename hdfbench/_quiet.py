@@ -1,5 +1,6 @@
 """Process-wide settings that keep Ray, Tune, MLflow and Optuna quiet and offline-friendly."""
 
+import logging
 import os
 import warnings
 
@@ -10,8 +11,8 @@ QUIET_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_DEDUP_LOGS": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
-    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
 }
 
@@ -31,3 +32,5 @@ def apply_quiet_settings() -> None:
         os.environ.setdefault(key, value)
     for message in _IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=message.replace("`", "."))
+    for name in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(name).setLevel(logging.WARNING)

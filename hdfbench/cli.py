@@ -48,6 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_sweep(config, source=str(args.config), smoke=args.smoke)
     print(f"{len(outcome.finished)} runs finished, {outcome.skipped} skipped (already done), "
           f"{len(outcome.failed)} failed; summary: {outcome.summary_path}")
+    for run_id, reason in outcome.mirror_errors.items():
+        print(f"warning: {run_id}: {reason}", file=sys.stderr)
     for run_id, reason in outcome.failed.items():
         print(f"FAILED {run_id}: {reason}", file=sys.stderr)
     if outcome.interrupted:

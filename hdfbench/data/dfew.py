@@ -46,4 +46,4 @@ class DFEW(Dataset):
 
     @classmethod
     def smoke_options(cls, options: dict) -> dict:
-        return {**options, "frames": 4, "size": 16}
+        return {**options, "frames": 4, "size": 32}

@@ -214,4 +214,4 @@ class SyntheticDFER(Dataset):
 
     @classmethod
     def smoke_options(cls, options: dict) -> dict:
-        return {**options, "n_clips": 84, "frames": 4, "size": 16, "min_clips_per_class": 10, "n_subjects": 8}
+        return {**options, "n_clips": 84, "frames": 4, "size": 32, "min_clips_per_class": 10, "n_subjects": 8}

@@ -22,6 +22,7 @@ from hdfbench.config import ExperimentConfig
 from hdfbench.fileio import atomic_write_json, atomic_write_text
 from hdfbench.sweep import results
 from hdfbench.sweep.grid import expand
+from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
 from hdfbench.training.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     summary_path: Path | None = None
+    mirror_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -57,7 +59,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def run_trial(config: dict[str, Any]) -> None:
+def run_trial(trial_config: dict[str, Any]) -> None:
     """Ray Tune trainable: train one run, reporting each epoch to Tune and mirroring to MLflow."""
     from ray import tune
 
@@ -65,6 +67,7 @@ def run_trial(config: dict[str, Any]) -> None:
     from hdfbench.training.rundir import RunDir
     from hdfbench.training.trainer import Hooks, train
 
+    config = trial_config["run"]
     spec = RunSpec(**config["spec"])
     run_dir = RunDir(config["run_dir"])
     tracking = config.get("tracking")
@@ -201,6 +204,9 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
         for result in grid:
             run_id = result.config["run"]["run_id"]
             run = results.run_dir(experiment_dir, run_id)
+            mirror_error = run.path / MIRROR_ERROR_FILE
+            if mirror_error.exists():
+                outcome.mirror_errors[run_id] = mirror_error.read_text().strip()
             if run.is_done:
                 outcome.finished.append(run_id)
             elif result.error is not None:

@@ -23,7 +23,8 @@ from hdfbench.training.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
-TAG_KEYS = ("dataset", "fold", "seed", "strategy", "variant", "sweep_id", "run_id")
+#: Written into a run directory when mirroring it to MLflow failed (the driver reports it).
+MIRROR_ERROR_FILE = "mlflow_error.txt"
 
 
 def _client(uri: str):
@@ -73,7 +74,10 @@ class MlflowMirror:
         try:
             fn(*args)
         except Exception as exc:  # the mirror must never break training
-            log.warning("MLflow %s failed for %s (%s); mirroring stops for this run", action, self.uri, exc)
+            message = f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {exc}); mirroring stopped"
+            log.warning("%s: %s", self.run_dir.path.name, message)
+            self.run_dir.path.mkdir(parents=True, exist_ok=True)
+            (self.run_dir.path / MIRROR_ERROR_FILE).write_text(message + "\n")
             self.client = None
 
     def start(self, params: dict[str, Any]) -> None:
@@ -84,6 +88,8 @@ class MlflowMirror:
         from mlflow.entities import Param
 
         self.client = _client(self.uri)
+        self.run_dir.path.mkdir(parents=True, exist_ok=True)
+        (self.run_dir.path / MIRROR_ERROR_FILE).unlink(missing_ok=True)
         if self._id_file.exists():
             self.run_id = self._id_file.read_text().strip()
             self.client.update_run(self.run_id, status="RUNNING")
