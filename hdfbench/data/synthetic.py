@@ -63,11 +63,11 @@ class SyntheticOptions(StrictModel):
     size: int = Field(32, ge=16, le=256, description="frame height and width")
     seed: int = Field(0, description="generation seed (independent of the training seeds)")
     imbalance: float = Field(1.0, ge=0, le=2, description="exponent on DFEW's prior: 0 balanced, 1 DFEW")
-    min_clips_per_class: int = Field(10, ge=5)
-    n_sources: int = Field(4, ge=1, le=len(render.SOURCES))
+    min_clips_per_class: int = Field(10, ge=5, description="floor on each class's clip count")
+    n_sources: int = Field(4, ge=1, le=len(render.SOURCES), description="camera styles used")
     source_skew: float = Field(0.5, ge=0, le=1, description="0: same source mix for all classes")
     heterogeneity: float = Field(1.0, ge=0, le=1.5, description="severity of the camera styles")
-    n_subjects: int = Field(40, ge=1)
+    n_subjects: int = Field(40, ge=1, description="distinct subjects")
     hard_fraction: float = Field(0.15, ge=0, le=1, description="share of low-intensity clips")
     label_noise: float = Field(0.0, ge=0, lt=1, description="share of clips with a wrong label")
     talking: float = Field(0.3, ge=0, le=1, description="share of clips with speech-like mouth motion")
@@ -82,10 +82,23 @@ class SyntheticOptions(StrictModel):
 
 
 def class_sizes(opts: SyntheticOptions) -> np.ndarray:
-    """Return clips per class: DFEW's prior ** imbalance, scaled to n_clips, floored at the minimum."""
+    """Return clips per class summing to n_clips: DFEW's prior ** imbalance, floored at the minimum.
+
+    Classes whose share falls below ``min_clips_per_class`` get the minimum; the rest of the budget
+    is shared by the others in proportion to the prior (largest-remainder rounding).
+    """
     prior = DFEW_COUNTS.astype(float) ** opts.imbalance
-    sizes = np.maximum(np.round(opts.n_clips * prior / prior.sum()).astype(int), opts.min_clips_per_class)
-    sizes[np.argmax(sizes)] += opts.n_clips - sizes.sum()
+    floored = np.zeros(len(prior), dtype=bool)
+    while True:
+        budget = opts.n_clips - opts.min_clips_per_class * floored.sum()
+        ideal = np.where(floored, 0.0, budget * prior / prior[~floored].sum())
+        newly = ~floored & (ideal < opts.min_clips_per_class)
+        if not newly.any():
+            break
+        floored |= newly
+    sizes = np.where(floored, opts.min_clips_per_class, np.floor(ideal)).astype(int)
+    remainder = np.where(floored, -1.0, ideal - np.floor(ideal))
+    sizes[np.argsort(-remainder)[: opts.n_clips - sizes.sum()]] += 1
     return sizes
 
 

@@ -8,8 +8,11 @@ metadata), ``failed.json`` (why the last attempt failed) and ``done`` (written l
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,10 @@ import pandas as pd
 import torch
 
 from hdfbench.fileio import atomic_write, atomic_write_json, atomic_write_text, read_jsonl
+
+
+class RunDirBusy(RuntimeError):
+    """Another live process is training in this run directory."""
 
 
 class RunDir:
@@ -32,6 +39,20 @@ class RunDir:
     predictions = property(lambda self: self.path / "predictions.parquet")
     failed = property(lambda self: self.path / "failed.json")
     done = property(lambda self: self.path / "done")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the run directory (released when the holder exits or dies)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / ".lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunDirBusy(f"{self.path} is in use by another process (an orphaned trial?)") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @property
     def is_done(self) -> bool:

@@ -172,9 +172,9 @@ class Trainer:
 
     def run(self) -> dict:
         """Train (or resume) to the end; write predictions and ``done``; return the final metrics."""
-        self.run_dir.path.mkdir(parents=True, exist_ok=True)
         try:
-            return self._run()
+            with self.run_dir.lock():
+                return self._run()
         except NonFiniteLossError as exc:
             reason = f"{self.spec.run_id}: {exc} at epoch {self.epoch}; lower the learning rate or check the data"
             self.run_dir.mark_failed(reason)

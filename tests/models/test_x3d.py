@@ -1,0 +1,44 @@
+"""X3D backbones: shapes, no Softmax, the import shim, size limits, registry."""
+
+import sys
+
+import pytest
+import torch
+
+from hdfbench.models import BACKBONES, build_backbone
+
+
+def test_tiny_forward_backward_returns_logits_and_features():
+    model = build_backbone("x3d_tiny", 7, frames=4, size=32, options={"head_dim_out": 64})
+    logits, features = model(torch.randn(2, 3, 4, 32, 32))
+    assert logits.shape == (2, 7) and features.shape == (2, 64) and model.feature_dim == 64
+    assert not torch.allclose(logits.softmax(-1).sum(-1), logits.sum(-1))  # raw logits, no Softmax head
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.classifier.parameters())
+
+
+def test_any_clip_size_works_and_stage_slots_exist():
+    model = build_backbone("x3d_tiny", 3, frames=8, size=48, options={})
+    assert model(torch.randn(1, 3, 8, 48, 48))[0].shape == (1, 3)
+    assert len(model.after_stage) == 4 and model.stage_channels() == [16, 24, 48, 96]
+
+
+def test_too_small_frames_give_a_clear_error():
+    with pytest.raises(ValueError, match="at least 32×32"):
+        build_backbone("x3d_tiny", 7, frames=4, size=16, options={})
+
+
+def test_shim_leaves_no_fake_torchvision_behind():
+    build_backbone("x3d_tiny", 2, frames=4, size=32, options={})
+    assert "torchvision" not in sys.modules and "torchvision.ops" not in sys.modules
+
+
+def test_standard_presets_are_registered_with_x3d_widths():
+    assert {"x3d_tiny", "x3d_xs", "x3d_s", "x3d_m"} <= set(BACKBONES.names())
+    model = build_backbone("x3d_s", 7, frames=4, size=32, options={})
+    assert model.stage_channels() == [24, 48, 96, 192] and model.feature_dim == 2048
+
+
+def test_pretrained_path_must_exist(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pretrained X3D weights not found"):
+        build_backbone("x3d_xs", 7, frames=4, size=32, options={"pretrained": str(tmp_path / "none.pyth")})

@@ -1,0 +1,49 @@
+"""The command line end to end: list, every experiment under --smoke, analyze."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import EXPERIMENTS, run_cli, tiny_config
+
+
+@pytest.mark.parametrize("kind,expected", [("strategies", "erm"), ("datasets", "synthetic"), ("backbones", "x3d_tiny")])
+def test_list(kind, expected):
+    result = run_cli("list", kind)
+    assert result.returncode == 0 and expected in result.stdout.split()
+
+
+def needs_external_data(path) -> bool:
+    return any(d["name"] != "synthetic" for d in yaml.safe_load(path.read_text())["datasets"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_experiment_runs_under_smoke(path, tmp_path):
+    result = run_cli("run", str(path), "--smoke", "--set", f"output_dir={tmp_path}")
+    config = yaml.safe_load(path.read_text())
+    if needs_external_data(path):
+        assert result.returncode == 2, result.stderr
+        assert "data root" in result.stderr and "does not exist" in result.stderr
+        assert "Traceback" not in result.stderr
+        return
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = pd.read_csv(tmp_path / config["experiment"] / "summary.csv")
+    assert len(summary) == len(config["strategies"]) * len(config["datasets"])
+    assert set(summary["variant"]) == {s.get("variant", s["name"]) for s in config["strategies"]}
+
+
+@pytest.mark.slow
+def test_analyze_writes_the_summary_table(tmp_path):
+    path = tiny_config(tmp_path, seeds=[0, 1], tracking={"enabled": False})
+    assert run_cli("run", str(path)).returncode == 0
+    out = tmp_path / "analysis"
+    result = run_cli("analyze", str(tmp_path / "results" / "tiny"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out / "summary_table.csv")
+    assert table["n"].tolist() == [2] and "| synthetic | erm | 2 |" in (out / "summary_table.md").read_text()
+
+
+def test_analyze_rejects_a_folder_without_runs(tmp_path):
+    result = run_cli("analyze", str(tmp_path))
+    assert result.returncode == 2 and "not an experiment results directory" in result.stderr

@@ -1,0 +1,111 @@
+"""Config loading: every experiment YAML validates; errors name file, line, key path, allowed values."""
+
+import pytest
+import yaml
+
+from hdfbench.config import ConfigError, load_config, smoke
+from tests.conftest import EXPERIMENTS, run_cli
+
+ALL_EXPERIMENTS = sorted(EXPERIMENTS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ALL_EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_validates(path):
+    result = run_cli("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """\
+experiment: x
+datasets:
+  - name: synthetic
+strategies:
+  - name: erm
+"""
+
+
+def problems(tmp_path, text):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_unknown_key_reports_line_path_and_allowed_keys(tmp_path):
+    message = problems(tmp_path, BASE + "training:\n  epochz: 3\n")
+    assert "c.yaml:7: training.epochz: unknown key (allowed: epochs, batch_size" in message
+
+
+def test_unknown_names_list_allowed_values(tmp_path):
+    message = problems(tmp_path, BASE.replace("erm", "ermm") + "model: {backbone: resnet}\n")
+    assert "c.yaml:5: strategies[0].name: unknown strategy 'ermm'; allowed: erm" in message
+    assert "c.yaml:6: model.backbone: unknown backbone 'resnet'; allowed: x3d_m, x3d_s, x3d_tiny, x3d_xs" in message
+
+
+def test_wrong_types_and_ranges_and_literals(tmp_path):
+    message = problems(tmp_path, BASE + "training:\n  epochs: 0\n  device: tpu\nseeds: [1, 1]\n")
+    assert "training.epochs: Input should be greater than or equal to 1" in message
+    assert "training.device: Input should be 'auto', 'cpu' or 'cuda'" in message
+    assert "seeds: Value error, values must be unique" in message
+
+
+def test_component_options_are_validated_against_their_schema(tmp_path):
+    text = BASE.replace("  - name: synthetic\n", "  - name: synthetic\n    options: {n_clips: 10, colour: red}\n")
+    message = problems(tmp_path, text + "folds: [6]\n")
+    assert "datasets[0].options.colour: unknown key (allowed: n_clips" in message
+    assert "datasets[0].options.n_clips: Input should be greater than or equal to 35" in message
+    assert "folds: dataset 'synthetic' has no fold [6] (allowed: [1, 2, 3, 4, 5])" in message
+
+
+def test_duplicate_variants_and_duplicate_keys(tmp_path):
+    message = problems(tmp_path, BASE + "  - name: erm\nexperiment: y\n")
+    assert "strategy variants must be unique; repeated: ['erm']" in message
+    assert "c.yaml:7: experiment: duplicate key" in message
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    assert "not valid YAML" in problems(tmp_path, "experiment: [unclosed\n")
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_cli_exit_code_2_and_one_message_on_stderr(tmp_path):
+    result = run_cli("validate", str(write(tmp_path, BASE + "training: {epochs: -3}\n")))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "error: invalid experiment config" in result.stderr and "training.epochs" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_bad_config_exits_2_before_writing_anything(tmp_path):
+    path = write(tmp_path, BASE + f"output_dir: {tmp_path / 'out'}\ntraining: {{epochs: nope}}\n")
+    result = run_cli("run", str(path))
+    assert result.returncode == 2 and "training.epochs" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_overrides_are_validated_too(tmp_path):
+    config = load_config(write(tmp_path, BASE), ["training.epochs=3", "datasets.0.options.n_clips=100"])
+    assert config.training.epochs == 3 and config.datasets[0].options == {"n_clips": 100}
+    with pytest.raises(ConfigError, match="training.epochs"):
+        load_config(write(tmp_path, BASE), ["training.epochs=-1"])
+
+
+def test_smoke_shrinks_to_cpu_and_tiny_data():
+    config = smoke(load_config(EXPERIMENTS / "dfew_sweep.yaml"))
+    assert config.training.device == "cpu" and config.resources.gpu == 0
+    assert config.model.backbone == "x3d_tiny" and config.training.epochs == 2
+    assert len(config.folds) == 1 and len(config.seeds) == 1
+    assert config.datasets[0].options["size"] == 32
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = load_config(write(tmp_path, BASE))
+    dumped = write(tmp_path, yaml.safe_dump(config.model_dump(mode="json")))
+    assert load_config(dumped) == config

@@ -1,0 +1,64 @@
+"""Metrics against hand-computed values."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hdfbench import metrics
+
+# 3 classes; class 0: 3 clips (2 right), class 1: 2 clips (0 right), class 2: 1 clip (1 right)
+Y = [0, 0, 0, 1, 1, 2]
+P = [0, 0, 1, 0, 2, 2]
+
+
+def test_war_is_accuracy():
+    assert metrics.war(Y, P) == pytest.approx(3 / 6)
+
+
+def test_per_class_recall_and_uar():
+    assert metrics.per_class_recall(Y, P, 3) == pytest.approx([2 / 3, 0.0, 1.0])
+    assert metrics.uar(Y, P, 3) == pytest.approx((2 / 3 + 0 + 1) / 3)
+    assert metrics.worst_class_recall(Y, P, 3) == 0.0
+
+
+def test_absent_classes_are_excluded_and_reported():
+    # 4 classes declared; class 3 has no clip in y_true (it is predicted once, wrongly)
+    y, p = [0, 0, 1, 2], [0, 3, 1, 1]
+    recalls = metrics.per_class_recall(y, p, 4)
+    assert recalls[:3] == pytest.approx([0.5, 1.0, 0.0]) and math.isnan(recalls[3])
+    assert metrics.uar(y, p, 4) == pytest.approx(0.5)
+    assert metrics.absent_classes(y, 4) == [3]
+    assert metrics.worst_class_recall(y, p, 4) == 0.0
+
+
+def test_confusion_counts_and_normalised():
+    c = metrics.confusion(Y, P, 3)
+    assert c.tolist() == [[2, 1, 0], [1, 0, 1], [0, 0, 1]]
+    n = metrics.confusion(Y, P, 3, normalize=True)
+    assert n[0].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
+
+
+def test_group_accuracy_and_worst_group():
+    groups = ["a", "a", "b", "b", "b", "c"]
+    table = metrics.group_accuracy(Y, P, groups)
+    assert table["group"].tolist() == ["a", "b", "c"]
+    assert table["n"].tolist() == [2, 3, 1]
+    assert table["accuracy"].tolist() == pytest.approx([1.0, 0.0, 1.0])
+    assert metrics.worst_group_accuracy(Y, P, groups) == ("b", 0.0)
+
+
+def test_mismatched_lengths_raise():
+    with pytest.raises(ValueError, match="equal length"):
+        metrics.war([0, 1], [0])
+
+
+def test_evaluate_predictions_keys():
+    frame = pd.DataFrame({"label": Y, "pred": P, "source": ["x", "x", "y", "y", "y", "y"]})
+    out = metrics.evaluate_predictions(frame, ["A", "B", "C"], ["source"], prefix="test_")
+    assert out["test_war"] == pytest.approx(0.5)
+    assert out["test_recall_B"] == 0.0
+    assert out["test_worst_group_acc_source"] == pytest.approx(0.25)
+    assert out["test_n"] == 6 and out["test_absent_classes"] == ""
+    assert np.isfinite(out["test_uar"])
