@@ -32,12 +32,50 @@ class DatasetSpec(StrictModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class ParamSpace(StrictModel):
+    """One searched parameter: a float or int range (optionally log-scaled), or a list of choices."""
+
+    type: Literal["float", "int", "choice"] = "float"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ParamSpace":
+        if self.type == "choice":
+            if not self.choices:
+                raise ValueError("type 'choice' needs a non-empty 'choices' list")
+        elif self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError(f"type '{self.type}' needs low < high")
+        elif self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+
+class SearchSpec(StrictModel):
+    """Optuna search of a strategy's hyperparameters on one (fold, seed) cell, before the final grid.
+
+    ``space`` maps names to ranges: a plain name is a strategy hyperparameter, a dotted path
+    (``training.optimizer.lr``) a training setting. Without ``space`` the strategy's own
+    ``search_space`` is used. Trials are scored on inner validation only.
+    """
+
+    n_trials: int = Field(ge=1)
+    space: dict[str, ParamSpace] | None = None
+    fold: int | None = Field(None, description="fold searched on (default: the first of folds)")
+    seed: int | None = Field(None, description="seed searched with (default: the first of seeds)")
+    max_concurrent: int | None = Field(None, ge=1, description="parallel trials (TPE needs few)")
+    sampler_seed: int = 0
+
+
 class StrategySpec(StrictModel):
     """One strategy run: its registered name (or ``module:Class``), a variant label, hyperparameters."""
 
     name: str
     variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
     hparams: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec | None = None
 
     @property
     def label(self) -> str:
@@ -280,6 +318,20 @@ def _component_items(raw: dict) -> list[tuple[Loc, str, Any, Any, str]]:
     return items
 
 
+#: Training settings a search space may name with a dotted path.
+SEARCHABLE_TRAINING = ("training.optimizer.lr", "training.optimizer.weight_decay", "training.batch_size")
+
+
+def _search_space_problems(entry: dict, hparams: type[StrictModel], loc: Loc) -> list[Problem]:
+    """Return problems with the names of a strategy's search space (ranges are checked by pydantic)."""
+    space = (entry.get("search") or {}).get("space") if isinstance(entry.get("search"), dict) else None
+    if not isinstance(space, dict):
+        return []
+    allowed = [*hparams.model_fields, *SEARCHABLE_TRAINING]
+    return [Problem(loc + ("search", "space", name), f"cannot search '{name}' (allowed: {', '.join(allowed)})")
+            for name in space if name not in allowed]
+
+
 def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
     """Validate each named component's options; return problems and the option schemas by location."""
     from hdfbench.cli_registries import registries
@@ -302,6 +354,8 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
             schema(**options)
         except ValidationError as exc:
             problems += _pydantic_problems(exc, loc + (key,))
+        if kind == "strategies":
+            problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)
         bad = [f for f in folds if f not in cls.folds] if kind == "datasets" and isinstance(folds, list) else []
         if bad:
             problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(cls.folds)})"))
@@ -371,8 +425,13 @@ def smoke(config: ExperimentConfig) -> ExperimentConfig:
         "epochs": 2, "batch_size": 8, "eval_batch_size": 32, "max_steps_per_epoch": 2,
         "device": "cpu", "num_workers": 0,
     })
+    strategies = [
+        s.model_copy(update={"search": s.search.model_copy(update={"n_trials": min(2, s.search.n_trials)})})
+        if s.search else s
+        for s in config.strategies
+    ]
     return config.model_copy(update={
-        "datasets": datasets, "folds": config.folds[:1], "seeds": config.seeds[:1],
+        "datasets": datasets, "folds": config.folds[:1], "seeds": config.seeds[:1], "strategies": strategies,
         "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         "training": training, "resources": ResourcesSpec(cpu=1, gpu=0),
     })

@@ -52,7 +52,7 @@ RISE = np.array([0.25, 0.4, 0.3, 0.25, 0.1, 0.25, 0.15])
 #: The source each class over-draws from when ``source_skew`` > 0 (index into SOURCES, mod n).
 PREFERRED_SOURCE = np.array([0, 1, 0, 4, 1, 2, 3])
 #: Bump when the rendering changes, so stale caches are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 class SyntheticOptions(StrictModel):

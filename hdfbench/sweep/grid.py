@@ -25,7 +25,7 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
             experiment=config.experiment,
             dataset=dataset.model_copy(update={"options": options}),
             fold=fold, seed=seed,
-            strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label}),
+            strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label, "search": None}),
             model=model, training=config.training, selection=config.selection,
             cache_dir=config.cache_dir, threads=max(1, int(config.resources.cpu)),
         ))

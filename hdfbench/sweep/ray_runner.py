@@ -23,6 +23,7 @@ from hdfbench.fileio import atomic_write_json, atomic_write_text
 from hdfbench.sweep import results
 from hdfbench.sweep.grid import expand
 from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
+from hdfbench.training import selection
 from hdfbench.training.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -60,28 +61,45 @@ def git_commit() -> str:
 
 
 def run_trial(trial_config: dict[str, Any]) -> None:
-    """Ray Tune trainable: train one run, reporting each epoch to Tune and mirroring to MLflow."""
+    """Ray Tune trainable: train one run, reporting each epoch to Tune and mirroring to MLflow.
+
+    ``trial_config["run"]`` holds the base spec, the folder of run directories and the tracking
+    settings; any other key is a searched parameter applied to the spec first. Every report
+    carries ``objective``, the validation score of the epoch the selection rule keeps so far.
+    """
     from ray import tune
 
+    from hdfbench.sweep.search import apply_params
     from hdfbench.sweep.tracking import MlflowMirror
     from hdfbench.training.rundir import RunDir
     from hdfbench.training.trainer import Hooks, train
 
     config = trial_config["run"]
     spec = RunSpec(**config["spec"])
-    run_dir = RunDir(config["run_dir"])
+    params = {k: v for k, v in trial_config.items() if k != "run"}
+    if params:
+        spec = apply_params(spec, params)
+    run_dir = RunDir(Path(config["run_root"]) / spec.run_id)
+    rule = spec.selection.rule
+    if run_dir.is_done:  # a search trial that an earlier invocation finished
+        tune.report({"objective": selection.objective(rule, run_dir.read_metrics()), "run_id": spec.run_id})
+        return
     tracking = config.get("tracking")
     mirror = None
     if tracking:
         tags = {"dataset": spec.dataset.name, "fold": spec.fold, "seed": spec.seed, "strategy": spec.strategy.name,
-                "variant": spec.strategy.label, "sweep_id": tracking["sweep_id"], "run_id": spec.run_id}
+                "variant": spec.strategy.label, "sweep_id": tracking["sweep_id"], "run_id": spec.run_id,
+                "stage": config["stage"]}
         mirror = MlflowMirror(tracking["uri"], tracking["experiment_id"], run_dir, tags)
-        mirror.start(config["spec"])
+        mirror.start(spec.model_dump(mode="json"))
+    records: list[dict] = []
 
     def on_epoch(record: dict) -> None:
+        records.append(record)
         if mirror:
             mirror.log_metrics(record, step=record["epoch"])
-        tune.report({k: v for k, v in record.items() if isinstance(v, (int, float))} | {"run_id": spec.run_id})
+        numbers = {k: v for k, v in record.items() if isinstance(v, (int, float))}
+        tune.report(numbers | {"objective": selection.objective(rule, records), "run_id": spec.run_id})
 
     def on_done(final: dict) -> None:
         if mirror:
@@ -133,29 +151,77 @@ class _Progress:
         return Progress()
 
 
-def _run_tuner(config: ExperimentConfig, pending: list[RunSpec], experiment_dir: Path,
-               tracking: dict | None, sweep_id: str) -> Any:
+def _run_tuner(config: ExperimentConfig, name: str, storage: Path, runs: dict[str, Any] | list[dict[str, Any]],
+               total_epochs: int, search_alg: Any = None, num_samples: int = 1) -> Any:
+    """Run trials on Ray Tune; ``runs`` is a list (a grid, one trial each) or one base (searched)."""
     from ray import tune
 
     _init_ray(config)
-    runs = [{"spec": s.model_dump(mode="json"), "run_id": s.run_id, "tracking": tracking,
-             "run_dir": str(results.run_dir(experiment_dir, s.run_id).path.resolve())} for s in pending]
     trainable = tune.with_resources(run_trial, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    is_grid = isinstance(runs, list)
+
+    def trial_name(trial) -> str:
+        return trial.config["run"].get("run_id") or f"trial-{trial.trial_id}"
+
     tuner = tune.Tuner(
         trainable,
-        param_space={"run": tune.grid_search(runs)},
+        param_space={"run": tune.grid_search(runs) if is_grid else runs},
         tune_config=tune.TuneConfig(
-            reuse_actors=True, max_concurrent_trials=config.ray.max_concurrent_trials,
-            trial_name_creator=lambda trial: trial.config["run"]["run_id"],
-            trial_dirname_creator=lambda trial: trial.config["run"]["run_id"],
+            search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
+            max_concurrent_trials=None if search_alg else config.ray.max_concurrent_trials,
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
         ),
         run_config=tune.RunConfig(
-            name=f"sweep-{sweep_id}", storage_path=str((experiment_dir / "ray").resolve()), verbose=0,
+            name=name, storage_path=str(storage.resolve()), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=[_Progress(len(pending) * config.training.epochs, config.training.epochs)],
+            callbacks=[_Progress(total_epochs, config.training.epochs)],
         ),
     )
     return tuner.fit()
+
+
+def _trial_base(spec: RunSpec, run_root: Path, tracking: dict | None, stage: str) -> dict[str, Any]:
+    return {"spec": spec.model_dump(mode="json"), "run_root": str(run_root.resolve()),
+            "tracking": tracking, "stage": stage}
+
+
+def run_searches(config: ExperimentConfig, specs: list[RunSpec], tracking: dict | None, sweep_id: str,
+                 echo=print) -> list[RunSpec]:
+    """Run the search stage of every strategy with a ``search`` block; return the grid with its results."""
+    import optuna
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    from hdfbench.sweep import search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    chosen: dict[tuple[str, str], dict] = {}
+    for dataset in config.datasets:
+        for strategy in (s for s in config.strategies if s.search):
+            directory = search.search_dir(config.experiment_dir, dataset.name, strategy)
+            base = search.base_spec(config, specs, strategy, dataset.name)
+            key = search.fingerprint(base, strategy.search)
+            params = search.read_best(directory, key)
+            if params is None:
+                echo(f"searching {strategy.label} on {dataset.name}: {strategy.search.n_trials} Optuna trials "
+                     f"(fold {base.fold}, seed {base.seed}, scored on inner validation)")
+                searcher = OptunaSearch(space=search.define_by_run(strategy.search, strategy), metric="objective",
+                                        mode="max", seed=strategy.search.sampler_seed)
+                if strategy.search.max_concurrent:
+                    searcher = ConcurrencyLimiter(searcher, max_concurrent=strategy.search.max_concurrent)
+                grid = _run_tuner(config, f"search-{directory.name}-{sweep_id}", config.experiment_dir / "ray",
+                                  _trial_base(base, directory / "runs", tracking, "search"),
+                                  strategy.search.n_trials * config.training.epochs, searcher,
+                                  strategy.search.n_trials)
+                rows = [{"run_id": (r.metrics or {}).get("run_id"), "objective": (r.metrics or {}).get("objective"),
+                         "params": {k: v for k, v in r.config.items() if k != "run"},
+                         "error": None if r.error is None else str(r.error).strip().splitlines()[-1]}
+                        for r in grid]
+                params = search.record_results(directory, key, rows, strategy.search.n_trials)
+            echo(f"best {strategy.label} on {dataset.name}: {params}")
+            chosen[(dataset.name, strategy.label)] = params
+    return [search.apply_params(s, chosen[(s.dataset.name, s.strategy.label)])
+            if (s.dataset.name, s.strategy.label) in chosen else s for s in specs]
 
 
 def prepare_datasets(config: ExperimentConfig) -> None:
@@ -187,20 +253,23 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
     specs = expand(config)
     sweep_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     prepare_datasets(config)
-    record_sweep(config, source, sweep_id, specs, smoke)
-    pending = [s for s in specs if not results.run_dir(experiment_dir, s.run_id).is_done]
-    outcome = SweepOutcome(total=len(specs), skipped=len(specs) - len(pending))
-    echo(f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
-         f"(results in {experiment_dir})")
     tracking = None
-    if config.tracking.enabled and pending:
+    if config.tracking.enabled:
         from hdfbench.sweep.tracking import init_experiment
 
         uri = config.tracking_uri()
         experiment_id = init_experiment(uri, config.experiment, experiment_dir.parent / "mlartifacts")
         tracking = {"uri": uri, "experiment_id": experiment_id, "sweep_id": sweep_id}
+    specs = run_searches(config, specs, tracking, sweep_id, echo)
+    record_sweep(config, source, sweep_id, specs, smoke)
+    pending = [s for s in specs if not results.run_dir(experiment_dir, s.run_id).is_done]
+    outcome = SweepOutcome(total=len(specs), skipped=len(specs) - len(pending))
+    echo(f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
+         f"(results in {experiment_dir})")
     if pending:
-        grid = _run_tuner(config, pending, experiment_dir, tracking, sweep_id)
+        runs = [_trial_base(s, experiment_dir / "runs", tracking, "final") | {"run_id": s.run_id} for s in pending]
+        grid = _run_tuner(config, f"sweep-{sweep_id}", experiment_dir / "ray", runs,
+                          len(pending) * config.training.epochs)
         for result in grid:
             run_id = result.config["run"]["run_id"]
             run = results.run_dir(experiment_dir, run_id)

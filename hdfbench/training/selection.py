@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 #: rule name → the validation metric it maximises (None: keep the last epoch).
 SELECTION_METRIC: dict[str, str | None] = {
     "best_val_uar": "val_uar",
@@ -23,3 +25,15 @@ def score(rule: str, record: dict) -> float:
     """Return the value ``rule`` ranks epochs by (the epoch index for ``last_epoch``)."""
     metric = SELECTION_METRIC[rule]
     return float(record["epoch"]) if metric is None else float(record[metric])
+
+
+def objective(rule: str, records: list[dict]) -> float:
+    """Return the validation score of the epoch ``rule`` selects among ``records`` (search objective).
+
+    For ``last_epoch`` that is the last epoch's validation UAR.
+    """
+    metric = SELECTION_METRIC[rule]
+    if metric is None:
+        return float(records[-1]["val_uar"])
+    scores = [float(r[metric]) for r in records if not math.isnan(float(r[metric]))]
+    return max(scores) if scores else float("nan")
