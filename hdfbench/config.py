@@ -75,12 +75,17 @@ class StrategySpec(StrictModel):
     name: str
     variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
     hparams: dict[str, Any] = Field(default_factory=dict)
+    balance: Literal["none", "reweight", "sample"] = Field(
+        "none", description="class balancing for any strategy: loss re-weighting or balanced sampling")
     search: SearchSpec | None = None
 
     @property
     def label(self) -> str:
-        """Return the variant label shown in results (the name unless a variant is given)."""
-        return self.variant or self.name.rpartition(":")[2].lower()
+        """Return the variant label shown in results: the variant, else the name (+ balancing)."""
+        if self.variant:
+            return self.variant
+        suffix = {"none": "", "reweight": "+reweight", "sample": "+balanced_sampling"}[self.balance]
+        return self.name.rpartition(":")[2].lower() + suffix
 
 
 class ModelSpec(StrictModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from hdfbench.strategies.base import Batch
 
@@ -48,11 +48,20 @@ def _as_is(batch: Batch) -> Batch:
     return batch
 
 
+def class_balanced_sampler(labels: torch.Tensor, generator: torch.Generator) -> WeightedRandomSampler:
+    """Return a sampler drawing len(labels) clips with replacement, every class equally likely."""
+    counts = torch.bincount(labels).double()
+    weights = (1.0 / counts.clamp_min(1))[labels]
+    return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+
+
 def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                drop_last: bool = False) -> DataLoader:
-    """Return a DataLoader of ``Batch`` objects; shuffling is seeded by ``seed``."""
+                drop_last: bool = False, class_balanced: bool = False) -> DataLoader:
+    """Return a DataLoader of ``Batch`` objects; shuffling (or class-balanced sampling) is seeded by ``seed``."""
     generator = torch.Generator().manual_seed(seed)
+    sampler = class_balanced_sampler(dataset.labels, generator) if class_balanced else None
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=num_workers,
+        dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        generator=None if sampler is not None else generator, num_workers=num_workers,
         drop_last=drop_last, collate_fn=_as_is, persistent_workers=False,
     )

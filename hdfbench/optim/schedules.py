@@ -29,16 +29,23 @@ class ScheduleSpec(StrictModel):
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
 
 
-_OPTIMIZERS = {
-    "adamw": lambda params, s: torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay),
-    "adam": lambda params, s: torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay),
-    "sgd": lambda params, s: torch.optim.SGD(params, lr=s.lr, weight_decay=s.weight_decay, momentum=s.momentum),
+_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD,
 }
+
+
+def optimizer_class(spec: OptimizerSpec) -> tuple[type[torch.optim.Optimizer], dict]:
+    """Return (optimizer class, keyword arguments) described by ``spec`` (what SAM wraps)."""
+    kwargs = {"lr": spec.lr, "weight_decay": spec.weight_decay}
+    if spec.name == "sgd":
+        kwargs["momentum"] = spec.momentum
+    return _OPTIMIZERS[spec.name], kwargs
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
     """Return the base optimizer named by ``spec`` over ``params``."""
-    return _OPTIMIZERS[spec.name](list(params), spec)
+    cls, kwargs = optimizer_class(spec)
+    return cls(list(params), **kwargs)
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, spec: ScheduleSpec) -> float:

@@ -1,9 +1,13 @@
 """Training strategies: the public plug-in API and the built-in strategies.
 
-To add one, subclass ``Strategy`` in one file and decorate it with ``@register("name")``.
+To add one, subclass ``Strategy`` in one file and decorate it with ``@register("name")`` (see
+docs/adding_a_loss.md); packages can also register through the entry-point group
+``hdfbench.strategies``, and a YAML can name any strategy class as ``package.module:Class``.
 """
 
 from hdfbench.strategies.base import STRATEGIES, Batch, NonFiniteLossError, Strategy, TaskInfo, register
-from hdfbench.strategies import erm  # noqa: F401,E402  (registers the built-ins)
+from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
+    cvar, erm, focal, groupdro, ldam_drw, logit_adjustment, sam,
+)
 
 __all__ = ["STRATEGIES", "Batch", "NonFiniteLossError", "Strategy", "TaskInfo", "register"]

@@ -1,23 +1,30 @@
 """The strategy contract: one training step, prediction, and all state needed to resume.
 
-A strategy owns the model and its optimizer. Loss-only methods (focal, reweighting, GroupDRO)
-override ``compute_loss``; two-pass methods (SAM, HDF) override ``training_step``. Its
-hyperparameters are a pydantic model ``Hparams`` (defaults inside) and its Optuna search space is
-the static method ``search_space`` — all in the strategy's one file.
+A strategy owns the model and its optimizer. Loss-only methods override ``per_sample_loss``
+(focal, LDAM, logit adjustment) or ``compute_loss`` (GroupDRO, CVaR); two-pass methods (SAM, HDF)
+override ``training_step``. Hyperparameters are a pydantic model ``Hparams`` (defaults inside) and
+the Optuna search space is the static method ``search_space`` — all in the strategy's one file.
+
+Class balancing composes with any strategy: ``balance="reweight"`` weights each clip's loss by its
+class's inverse frequency (normalised to mean one over classes) in ``reduce``; ``"sample"`` makes
+the trainer draw class-balanced batches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hdfbench.config_base import StrictModel
+from hdfbench.losses import class_balanced_weights
 from hdfbench.optim import OptimizerSpec, build_optimizer
 from hdfbench.registry import Registry
+
+Balance = Literal["none", "reweight", "sample"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -43,11 +50,13 @@ class Batch:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What a strategy may know about the training fold: classes and group sizes."""
+    """What a strategy may know about the training fold: classes, group fields and their sizes."""
 
     num_classes: int
     class_counts: tuple[int, ...]
     group_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
+    group_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class NoHparams(StrictModel):
@@ -65,20 +74,41 @@ class Strategy(nn.Module):
         """Return hyperparameters sampled from an Optuna ``trial`` (define-by-run); none by default."""
         return {}
 
-    def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec):
+    def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
+                 balance: Balance = "none"):
         super().__init__()
         self.model = model
         self.hparams = hparams
         self.task = task
+        self.balance = balance
+        weights = class_balanced_weights(task.class_counts) if balance == "reweight" else None
+        self.register_buffer("class_weights", weights)
+        self.updating_state = True  # False while a two-pass method recomputes the loss at w + ε
         self.optimizer = self.build_optimizer(optimizer)
 
     def build_optimizer(self, spec: OptimizerSpec) -> torch.optim.Optimizer:
         """Return the optimizer over every trainable parameter of this strategy."""
         return build_optimizer((p for p in self.parameters() if p.requires_grad), spec)
 
+    @property
+    def schedulable_optimizer(self) -> torch.optim.Optimizer:
+        """Return the optimizer whose learning rate a schedule drives (SAM's base optimizer)."""
+        return getattr(self.optimizer, "base_optimizer", self.optimizer)
+
+    def per_sample_loss(self, logits: torch.Tensor, features: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Return the loss of each clip (B,); cross-entropy by default."""
+        return F.cross_entropy(logits, batch.labels, reduction="none")
+
+    def reduce(self, losses: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Return the batch loss: the mean, class-weighted (Σ w_y·l / Σ w_y) when reweighting."""
+        if self.class_weights is None:
+            return losses.mean()
+        weights = self.class_weights[batch.labels]
+        return (weights * losses).sum() / weights.sum().clamp_min(1e-12)
+
     def compute_loss(self, logits: torch.Tensor, features: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict]:
-        """Return (scalar loss, extra float logs) for one batch; cross-entropy by default."""
-        return F.cross_entropy(logits, batch.labels), {}
+        """Return (scalar loss, extra float logs) for one batch."""
+        return self.reduce(self.per_sample_loss(logits, features, batch), batch), {}
 
     def forward_loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
         """Run the model on ``batch`` and return (loss, logs); raises on a non-finite loss."""
@@ -96,6 +126,9 @@ class Strategy(nn.Module):
         loss.backward()
         self.optimizer.step()
         return {"loss": float(loss.detach()), **logs}
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Called before each training epoch (e.g. for deferred re-weighting); nothing by default."""
 
     def epoch_logs(self) -> dict[str, float]:
         """Return strategy state worth logging once per epoch (e.g. group weights); none by default."""

@@ -23,5 +23,5 @@ class ERM(Strategy):
     def search_space(trial) -> dict:
         return {"label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2)}
 
-    def compute_loss(self, logits, features, batch):
-        return F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing), {}
+    def per_sample_loss(self, logits, features, batch):
+        return F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing, reduction="none")

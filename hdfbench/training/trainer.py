@@ -19,7 +19,6 @@ import pandas as pd
 import torch
 
 from hdfbench.data import build_dataset, make_splits
-from hdfbench.data.base import class_counts
 from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
@@ -98,6 +97,23 @@ def prediction_table(table: pd.DataFrame, logits: np.ndarray, split: str, fields
     return frame
 
 
+def task_info(train_set: ClipSet, classes: tuple[str, ...], codes: dict[str, list[str]]) -> TaskInfo:
+    """Return what strategies may know of the training fold: class and group sizes and names.
+
+    Group counts are given per metadata field and per class × field product (``class*<field>``).
+    """
+    k = len(classes)
+    counts = {f: torch.bincount(train_set.groups[f], minlength=len(codes[f])) for f in codes}
+    for f in codes:
+        joint = train_set.labels * len(codes[f]) + train_set.groups[f]
+        counts[f"class*{f}"] = torch.bincount(joint, minlength=k * len(codes[f]))
+    return TaskInfo(
+        num_classes=k, class_counts=tuple(int(c) for c in torch.bincount(train_set.labels, minlength=k)),
+        group_counts={f: tuple(int(c) for c in v) for f, v in counts.items()},
+        class_names=tuple(classes), group_names={f: tuple(v) for f, v in codes.items()},
+    )
+
+
 class Trainer:
     """Runs one ``RunSpec`` into one ``RunDir``."""
 
@@ -118,20 +134,16 @@ class Trainer:
         self.clips = {name: dataset.load_clips(getattr(self.splits, name)) for name in ("train", "val", "test")}
         num_classes = len(dataset.classes)
         train_set = ClipSet(self.clips["train"], self.splits.train, codes)
-        task = TaskInfo(
-            num_classes=num_classes,
-            class_counts=tuple(int(c) for c in class_counts(self.splits.train, num_classes)),
-            group_counts={f: tuple(int(c) for c in torch.bincount(train_set.groups[f], minlength=len(codes[f])))
-                          for f in self.fields},
-        )
+        task = task_info(train_set, dataset.classes, codes)
         model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
         cls = STRATEGIES.get(spec.strategy.name)
-        self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer).to(self.device)
+        self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer,
+                            spec.strategy.balance).to(self.device)
         self.train_set = train_set
         steps = -(-len(train_set) // spec.training.batch_size)
         self.steps_per_epoch = min(steps, spec.training.max_steps_per_epoch or steps)
         self.scheduler = build_scheduler(
-            self.strategy.optimizer, spec.training.schedule, spec.training.epochs, self.steps_per_epoch
+            self.strategy.schedulable_optimizer, spec.training.schedule, spec.training.epochs, self.steps_per_epoch
         )
 
     def _resume(self) -> tuple[int, float | None, int | None]:
@@ -148,8 +160,10 @@ class Trainer:
         return state["epoch"] + 1, state["best_score"], state["best_epoch"]
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
+        self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
         loader = make_loader(self.train_set, self.spec.training.batch_size, shuffle=True,
-                             seed=self.spec.seed * 100_003 + epoch, num_workers=self.spec.training.num_workers)
+                             seed=self.spec.seed * 100_003 + epoch, num_workers=self.spec.training.num_workers,
+                             class_balanced=self.spec.strategy.balance == "sample")
         totals: dict[str, float] = {}
         start, steps, clips = time.perf_counter(), 0, 0
         for batch in loader:

@@ -1,0 +1,30 @@
+"""CVaR-DRO (Levy et al., NeurIPS 2020): minimise the mean loss of the worst α-fraction of clips."""
+
+from pydantic import Field
+
+from hdfbench.config_base import StrictModel
+from hdfbench.losses import cvar_loss
+from hdfbench.strategies.base import Strategy, register
+
+
+class CVaRHparams(StrictModel):
+    """α is the fraction of the batch (the hardest clips) whose mean loss is minimised."""
+
+    alpha: float = Field(0.3, gt=0, le=1)
+
+
+@register("cvar")
+class CVaRDRO(Strategy):
+    """Minimise the conditional value at risk of the per-clip cross-entropy."""
+
+    Hparams = CVaRHparams
+
+    @staticmethod
+    def search_space(trial) -> dict:
+        return {"alpha": trial.suggest_float("alpha", 0.05, 1.0)}
+
+    def compute_loss(self, logits, features, batch):
+        losses = self.per_sample_loss(logits, features, batch)
+        if self.class_weights is not None:
+            losses = losses * self.class_weights[batch.labels]
+        return cvar_loss(losses, self.hparams.alpha), {}
