@@ -24,7 +24,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print the registered names of one kind, one per line with a short description."""
     registry = registries()[args.kind]
     for name in registry.names():
-        print(f"{name:<16} {_first_doc_line(registry.get(name))}")
+        print(f"{name:<18} {_first_doc_line(registry.get(name))}")
     return EXIT_OK
 
 

@@ -344,7 +344,12 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
     problems: list[Problem] = []
     schemas: dict[Loc, type[StrictModel]] = {}
     folds = raw.get("folds", [1])
-    for loc, kind, name, options, key in _component_items(raw):
+    items = _component_items(raw)
+    dataset_classes = []
+    for loc, kind, name, options, key in items:
+        if kind == "datasets" and name in registries()["datasets"]:
+            dataset_classes.append(registries()["datasets"].get(name))
+    for loc, kind, name, options, key in items:
         registry = registries()[kind]
         try:
             cls = registry.get(name)
@@ -356,9 +361,14 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
         if not isinstance(options, dict):
             continue  # the structural pass reports the wrong type
         try:
-            schema(**options)
+            validated = schema(**options)
         except ValidationError as exc:
             problems += _pydantic_problems(exc, loc + (key,))
+            validated = None
+        if kind == "strategies" and validated is not None:
+            for dataset in dataset_classes:
+                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset.name}]")
+                             for field, message in cls.check_dataset(validated, dataset.group_fields)]
         if kind == "strategies":
             problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)
         bad = [f for f in folds if f not in cls.folds] if kind == "datasets" and isinstance(folds, list) else []

@@ -133,6 +133,11 @@ def dsm_loss(features: Tensor, labels: Tensor, *, variant: Variant = "paper", te
     ("released", which maximises the trace). Arguments as in :func:`dsm_terms`."""
     terms = dsm_terms(features, labels, variant=variant, temperature=temperature, eta=eta, ib_weight=ib_weight,
                       weight_on=weight_on)
+    return combine_terms(terms, variant, ib_weight)
+
+
+def combine_terms(terms: dict[str, Tensor], variant: Variant, ib_weight: float) -> Tensor:
+    """Return the DSM loss from :func:`dsm_terms`' parts: the IB term added ("paper") or subtracted ("released")."""
     sign = 1.0 if variant == "paper" else -1.0
     return terms["contrastive"] + sign * ib_weight * terms["ib"]
 

@@ -66,6 +66,7 @@ class X3D(Backbone):
         self.after_stage = nn.ModuleList(nn.Identity() for _ in self.stages)
         self.head = head
         self.feature_dim = self.head_dim_out
+        self.frames = frames
         self.classifier = nn.Linear(self.head_dim_out, num_classes)
         if options.pretrained:
             load_pretrained(self, Path(options.pretrained))

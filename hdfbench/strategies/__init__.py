@@ -5,9 +5,10 @@ docs/adding_a_loss.md); packages can also register through the entry-point group
 ``hdfbench.strategies``, and a YAML can name any strategy class as ``package.module:Class``.
 """
 
+from hdfbench.config_base import StrictModel as Hparams
 from hdfbench.strategies.base import STRATEGIES, Batch, NonFiniteLossError, Strategy, TaskInfo, register
 from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
     cvar, erm, focal, groupdro, ldam_drw, logit_adjustment, sam,
 )
 
-__all__ = ["STRATEGIES", "Batch", "NonFiniteLossError", "Strategy", "TaskInfo", "register"]
+__all__ = ["STRATEGIES", "Batch", "Hparams", "NonFiniteLossError", "Strategy", "TaskInfo", "register"]

@@ -74,6 +74,11 @@ class Strategy(nn.Module):
         """Return hyperparameters sampled from an Optuna ``trial`` (define-by-run); none by default."""
         return {}
 
+    @classmethod
+    def check_dataset(cls, hparams: StrictModel, group_fields: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Return (hparam name, problem) pairs that make ``hparams`` unusable on a dataset; none by default."""
+        return []
+
     def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
                  balance: Balance = "none"):
         super().__init__()

@@ -52,6 +52,13 @@ class GroupDRO(Strategy):
     def search_space(trial) -> dict:
         return {"eta": trial.suggest_float("eta", 1e-3, 1.0, log=True)}
 
+    @classmethod
+    def check_dataset(cls, hparams, group_fields):
+        allowed = group_options(group_fields)
+        if hparams.groups in allowed:
+            return []
+        return [("groups", f"'{hparams.groups}' is not a group of this dataset (allowed: {', '.join(allowed)})")]
+
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
         self.group_names, counts = group_layout(hparams.groups, task)

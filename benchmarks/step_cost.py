@@ -1,0 +1,104 @@
+"""Training-step cost of each strategy as a ratio to ERM, measured in one run.
+
+All strategies get the same backbone, batch and thread count; their steps are timed round-robin
+(rounds × steps each, after warm-up) so that machine noise affects every strategy alike, and the
+median step time is compared with ERM's. Targets (issue #3): focal, GroupDRO ≤ 1.05×; SAM ≤ 2.05×;
+HDF ≤ 2.3×.
+
+    python benchmarks/step_cost.py                       # x3d_tiny, 16 × 8 × 32², CPU
+    python benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from hdfbench.config import OptimizerSpec
+from hdfbench.models import build_backbone
+from hdfbench.strategies import STRATEGIES, Batch, TaskInfo
+
+TARGETS = {"focal": 1.05, "groupdro": 1.05, "sam": 2.05, "hdf": 2.3}
+CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+
+
+def make_strategy(name: str, args, device: torch.device):
+    torch.manual_seed(0)
+    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, {})
+    task = TaskInfo(num_classes=len(CLASSES), class_counts=(313, 243, 342, 279, 188, 19, 116),
+                    class_names=CLASSES, group_counts={"source": (400, 400, 300, 400)},
+                    group_names={"source": ("studio", "webcam", "cctv", "mobile")})
+    cls = STRATEGIES.get(name)
+    return cls(model, cls.Hparams(), task, OptimizerSpec()).to(device)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(args) -> dict:
+    device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(0)
+    batch = Batch(torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g),
+                  torch.randint(0, len(CLASSES), (args.batch,), generator=g),
+                  {"source": torch.randint(0, 4, (args.batch,), generator=g)}).to(device)
+    strategies = {name: make_strategy(name, args, device) for name in args.strategies}
+    for strategy in strategies.values():
+        for _ in range(args.warmup):
+            strategy.training_step(batch)
+    times: dict[str, list[float]] = {name: [] for name in strategies}
+    for _ in range(args.rounds):
+        for name, strategy in strategies.items():
+            for _ in range(args.steps):
+                sync(device)
+                start = time.perf_counter()
+                strategy.training_step(batch)
+                sync(device)
+                times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {
+        "setup": {k: v for k, v in vars(args).items() if k != "out"},
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "step_s": medians,
+        "clips_per_s": {name: args.batch / t for name, t in medians.items()},
+        "ratio_to_erm": {name: t / medians["erm"] for name, t in medians.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="x3d_tiny")
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--strategies", nargs="+", default=["erm", "focal", "groupdro", "sam", "hdf"])
+    parser.add_argument("--out", help="also write the measurements as JSON here")
+    args = parser.parse_args()
+    result = measure(args)
+    print(f"{args.backbone} {args.batch}×{args.frames}×{args.size}² on {result['device_name']} "
+          f"({args.threads} threads), median of {args.rounds}×{args.steps} steps each")
+    print(f"{'strategy':<17} {'step ms':>9} {'clips/s':>9} {'× ERM':>7} {'target':>7}")
+    for name in result["step_s"]:
+        target = TARGETS.get(name)
+        ratio = result["ratio_to_erm"][name]
+        verdict = "" if target is None else ("ok" if ratio <= target else "MISSED")
+        print(f"{name:<17} {1000 * result['step_s'][name]:>9.1f} {result['clips_per_s'][name]:>9.1f} "
+              f"{ratio:>7.2f} {('≤ %.2f' % target) if target else '':>7} {verdict}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
