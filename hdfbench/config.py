@@ -22,7 +22,7 @@ from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
 
 Loc = tuple[str | int, ...]
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
 class DatasetSpec(StrictModel):
