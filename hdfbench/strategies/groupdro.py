@@ -2,6 +2,12 @@
 
 Groups are the classes by default (the DFER case where only labels exist), any metadata field
 (``source``, ``subject``, ``scene``…), or a class × field product written ``class*source``.
+
+As in the reference code, a group absent from a batch adds no loss and its weight is multiplied by
+exp(0) before renormalisation, so it shrinks relative to the present groups. With imbalanced
+classes and small batches the rarest class is absent from most batches and its q decays; Sagawa et
+al. train GroupDRO on group-balanced batches, which is ``balance: sample`` here (give ERM the same
+option for a fair comparison).
 """
 
 from __future__ import annotations
