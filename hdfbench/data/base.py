@@ -12,22 +12,24 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from hdfbench.config_base import StrictModel
+from hdfbench.data.clips import MemoryClips
+from hdfbench.data.errors import DataError
 from hdfbench.registry import Registry
 
 #: Columns every clip table has; any other column is a metadata field.
 CLIP_COLUMNS = ("clip_id", "label")
 
 
-class DataError(RuntimeError):
-    """Data that cannot be used as configured; the message names the file or option at fault."""
-
-
 class Dataset:
     """A labelled DFER dataset with fixed folds.
 
     A subclass declares ``Options`` (a pydantic model validated from the experiment YAML),
-    ``classes`` (canonical class order), ``folds`` and ``group_fields`` (metadata columns that can
-    define groups), and implements ``prepare``, ``split`` and ``load_clips``.
+    ``classes`` (canonical class order), ``folds``, ``group_fields`` (metadata columns that can
+    define groups) and ``metadata_fields`` (every metadata column written to predictions), and
+    implements ``prepare``, ``split`` and ``load_clips``. ``clip_array`` gives the trainer the clips
+    of a table; by default they are loaded into memory once, and file-backed datasets read them
+    lazily with per-epoch sampling and augmentation. ``skipped`` lists the bad clips left out
+    under ``on_bad_clip: skip`` (filled by ``prepare``).
     """
 
     Options: ClassVar[type[StrictModel]] = StrictModel
@@ -39,6 +41,12 @@ class Dataset:
     def __init__(self, options: StrictModel, cache_dir: Path):
         self.options = options
         self.cache_dir = Path(cache_dir)
+        self.skipped: list = []
+
+    @property
+    def metadata_fields(self) -> tuple[str, ...]:
+        """Return the metadata columns of the clip tables that travel into predictions (groups first)."""
+        return self.group_fields
 
     @property
     def frames(self) -> int:
@@ -53,6 +61,14 @@ class Dataset:
     def prepare(self) -> None:
         """Make the data ready to read (check, decode, cache); called once by the driver."""
 
+    def scan(self) -> None:
+        """Make ``split`` usable as cheaply as possible (no decoding where a dataset can avoid it)."""
+        self.prepare()
+
+    def bad_clips(self) -> list:
+        """Return the bad clips found so far (those left out under ``on_bad_clip: skip``)."""
+        return list(self.skipped)
+
     def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Return the (train, test) clip tables of ``fold``."""
         raise NotImplementedError
@@ -60,6 +76,13 @@ class Dataset:
     def load_clips(self, table: pd.DataFrame) -> np.ndarray:
         """Return the clips of ``table`` as uint8 (N, T, H, W, 3), in the table's row order."""
         raise NotImplementedError
+
+    def clip_array(self, table: pd.DataFrame, train: bool) -> MemoryClips:
+        """Return the clips of ``table`` for the trainer: indexable by positions or slices, with
+        ``set_epoch(seed, epoch)``. ``train`` selects training sampling and augmentation where a
+        dataset has them; the default loads ``load_clips(table)`` into memory, the same every epoch.
+        """
+        return MemoryClips(self.load_clips(table))
 
     @classmethod
     def smoke_options(cls, options: dict) -> dict:

@@ -26,9 +26,12 @@ def group_codes(tables: list[pd.DataFrame], fields: tuple[str, ...]) -> dict[str
 
 
 class ClipSet(torch.utils.data.Dataset):
-    """Clips in memory with labels and integer group codes; fetched a whole batch at a time."""
+    """Clips with labels and integer group codes; fetched a whole batch at a time.
 
-    def __init__(self, clips: np.ndarray, table: pd.DataFrame, codes: dict[str, list[str]]):
+    ``clips`` is a uint8 array (N, T, H, W, 3) or a clip array (``Dataset.clip_array``) indexed the same way.
+    """
+
+    def __init__(self, clips, table: pd.DataFrame, codes: dict[str, list[str]]):
         self.clips = clips
         self.labels = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
         self.groups = {

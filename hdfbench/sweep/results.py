@@ -46,19 +46,20 @@ def summary_row(run: RunDir) -> dict:
     """Return the summary row of a finished run, computed from its saved predictions."""
     config = run.read_config()
     spec, classes, fields = config["spec"], config["classes"], config["group_fields"]
-    predictions = run.read_predictions()
+    predictions, done = run.read_predictions(), run.read_done()
     val = evaluate_predictions(predictions[predictions["split"] == "val"], classes, fields, prefix="val_")
     test = evaluate_predictions(predictions[predictions["split"] == "test"], classes, fields, prefix="test_")
     row = {
         "experiment": spec["experiment"], "dataset": spec["dataset"]["name"], "fold": spec["fold"],
         "seed": spec["seed"], "strategy": spec["strategy"]["name"], "variant": spec["strategy"]["variant"],
-        "selected_epoch": run.read_done()["selected_epoch"], "val_uar": val["val_uar"], "val_war": val["val_war"],
+        "selected_epoch": done["selected_epoch"], "val_uar": val["val_uar"], "val_war": val["val_war"],
         "test_war": test["test_war"], "test_uar": test["test_uar"],
         "worst_class_recall": test["test_worst_class_recall"],
     }
     row.update({f"recall_{c}": test[f"test_recall_{c}"] for c in classes})
     row.update({f"worst_group_acc_{f}": test[f"test_worst_group_acc_{f}"] for f in fields})
-    row.update(n_test=test["test_n"], absent_classes=test["test_absent_classes"], run_id=config["run_id"])
+    row.update(n_test=test["test_n"], absent_classes=test["test_absent_classes"],
+               bad_clips_skipped=done.get("bad_clips_skipped", 0), run_id=config["run_id"])
     return row
 
 

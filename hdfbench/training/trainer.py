@@ -77,8 +77,8 @@ def _set_rng_state(state: dict) -> None:
 
 
 @torch.no_grad()
-def predict_logits(strategy: Strategy, clips: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
-    """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3)."""
+def predict_logits(strategy: Strategy, clips, batch_size: int, device: torch.device) -> np.ndarray:
+    """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3) (an array or a clip array)."""
     out = [
         strategy.predict(to_float_clips(clips[i : i + batch_size]).to(device)).float().cpu()
         for i in range(0, len(clips), batch_size)
@@ -131,7 +131,9 @@ class Trainer:
         self.splits = make_splits(dataset, spec.fold, spec.seed, spec.training.val_fraction)
         self.fields = dataset.group_fields
         codes = group_codes([self.splits.train, self.splits.val, self.splits.test], self.fields)
-        self.clips = {name: dataset.load_clips(getattr(self.splits, name)) for name in ("train", "val", "test")}
+        # file-backed datasets read lazily from their cache; training clips resample every epoch
+        self.clips = {name: dataset.clip_array(getattr(self.splits, name), train=name == "train")
+                      for name in ("train", "val", "test")}
         num_classes = len(dataset.classes)
         train_set = ClipSet(self.clips["train"], self.splits.train, codes)
         task = task_info(train_set, dataset.classes, codes)
@@ -161,6 +163,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
+        self.clips["train"].set_epoch(self.spec.seed, epoch)
         loader = make_loader(self.train_set, self.spec.training.batch_size, shuffle=True,
                              seed=self.spec.seed * 100_003 + epoch, num_workers=self.spec.training.num_workers,
                              class_balanced=self.spec.strategy.balance == "sample")
@@ -181,7 +184,7 @@ class Trainer:
 
     def _evaluate(self, split: str) -> tuple[pd.DataFrame, dict]:
         logits = predict_logits(self.strategy, self.clips[split], self.spec.training.eval_batch_size, self.device)
-        table = prediction_table(getattr(self.splits, split), logits, split, self.fields)
+        table = prediction_table(getattr(self.splits, split), logits, split, self.dataset.metadata_fields)
         return table, evaluate_predictions(table, self.dataset.classes, self.fields, prefix=f"{split}_")
 
     def run(self) -> dict:
@@ -203,6 +206,7 @@ class Trainer:
             "spec": spec.model_dump(mode="json"), "run_id": spec.run_id,
             "classes": list(self.dataset.classes), "group_fields": list(self.fields),
             "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
+            "bad_clips_skipped": len(self.dataset.skipped),
         })
         start_epoch, best_score, best_epoch = self._resume()
         self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch})
@@ -227,9 +231,10 @@ class Trainer:
         self.strategy.load_state_dict(self.run_dir.load_torch(self.run_dir.best)["module"])
         (val_table, val_metrics), (test_table, test_metrics) = self._evaluate("val"), self._evaluate("test")
         self.run_dir.write_predictions(pd.concat([val_table, test_table], ignore_index=True))
-        final = {"selected_epoch": best_epoch, **val_metrics, **test_metrics}
+        skipped = len(self.dataset.skipped)
+        final = {"selected_epoch": best_epoch, **val_metrics, **test_metrics, "bad_clips_skipped": skipped}
         self.run_dir.mark_done({"selected_epoch": best_epoch, "resumed_from_epochs": self.resumed_from,
-                                "finished_at": time.time()})
+                                "bad_clips_skipped": skipped, "finished_at": time.time()})
         self.run_dir.checkpoint.unlink(missing_ok=True)
         self.hooks.call("on_done", final)
         return final

@@ -1,0 +1,71 @@
+"""The on-disk clip cache: decoded, resized uint8 frames, one memory-mappable ``.npy`` per clip.
+
+Layout: ``<cache_dir>/<dataset>/<key>/params.json`` and ``<key>/clips/<clip>.npy`` of shape
+(n, size, size, 3), where ``key`` hashes the dataset, the data root and every preprocessing
+parameter, so changing one of them reads and fills a fresh folder (the old one is left alone).
+Writes go to a unique temporary file renamed into place, so concurrent Ray trials filling the same
+clip never expose a partial file; the last rename wins and all copies are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+#: Bump when the decoding or the file format changes, so stale caches are not reused.
+CACHE_VERSION = 1
+
+
+def cache_key(params: dict) -> str:
+    """Return the short hash naming the cache folder of ``params``."""
+    payload = json.dumps({"v": CACHE_VERSION, **params}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _file_name(clip_id: str) -> str:
+    safe = clip_id.replace("/", "__").replace("\\", "__")
+    return f"{safe}.npy"
+
+
+class ClipCache:
+    """The cache folder of one dataset and one set of preprocessing parameters."""
+
+    def __init__(self, root: Path, dataset: str, params: dict):
+        self.params = params
+        self.dir = Path(root) / dataset / cache_key(params)
+        self.clips_dir = self.dir / "clips"
+
+    def path(self, clip_id: str) -> Path:
+        """Return the cache file of ``clip_id`` (it may not exist yet)."""
+        return self.clips_dir / _file_name(clip_id)
+
+    def has(self, clip_id: str) -> bool:
+        """Return whether ``clip_id`` is cached."""
+        return self.path(clip_id).exists()
+
+    def read(self, clip_id: str) -> np.ndarray:
+        """Return the cached frames of ``clip_id`` as a read-only memory map (n, size, size, 3)."""
+        return np.load(self.path(clip_id), mmap_mode="r")
+
+    def write(self, clip_id: str, frames: np.ndarray) -> None:
+        """Store ``frames`` for ``clip_id`` atomically (temporary file, then rename)."""
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        params_file = self.dir / "params.json"
+        if not params_file.exists():
+            self._atomic(params_file, lambda f: f.write(json.dumps(self.params, indent=2, default=str).encode()))
+        self._atomic(self.path(clip_id), lambda f: np.save(f, np.ascontiguousarray(frames, dtype=np.uint8)))
+
+    @staticmethod
+    def _atomic(target: Path, write) -> None:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,90 @@
+"""Clip arrays: what the trainer indexes to get uint8 batches (B, T, H, W, 3) of one split.
+
+``MemoryClips`` wraps clips already in memory (the synthetic benchmark). ``CachedClips`` reads
+each clip from the on-disk cache when indexed, samples T frames (TSN segments: a random frame per
+segment for training, segment centres otherwise) and augments training clips; nothing is held in
+memory between batches. Training draws depend only on (seed, epoch, row), so a resumed run, a
+different batch order or worker processes see the same clips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hdfbench.data.cache import ClipCache
+from hdfbench.data.media import read_clip
+from hdfbench.data.sampling import clip_rng, segment_indices
+from hdfbench.data.transforms import AugmentOptions, augment, augment_batch, resize
+
+
+def _positions(index) -> np.ndarray:
+    return np.asarray(index).reshape(-1)
+
+
+class MemoryClips:
+    """Clips held in a uint8 array (N, T, H, W, 3); the same clips every epoch."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index) -> np.ndarray:
+        """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, H, W, 3)."""
+        return self.array[index]
+
+    def set_epoch(self, seed: int, epoch: int) -> None:
+        """Do nothing: in-memory clips are fixed."""
+
+
+class CachedClips:
+    """The clips of one table read lazily from a ``ClipCache`` (filled from ``sources`` on a miss)."""
+
+    def __init__(self, cache: ClipCache, clip_ids: list[str], sources: list[str], frames: int, size: int,
+                 cap: int | None, train_augment: AugmentOptions | None = None, train: bool = False):
+        self.cache, self.clip_ids, self.sources = cache, list(clip_ids), list(sources)
+        self.frames, self.size, self.cap = frames, size, cap
+        self.train, self.augment = train, train_augment
+        self.seed, self.epoch = 0, 0
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def set_epoch(self, seed: int, epoch: int) -> None:
+        """Select the random draws of training clips for (seed, epoch)."""
+        self.seed, self.epoch = seed, epoch
+
+    def __getitem__(self, index) -> np.ndarray:
+        """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, size, size, 3)."""
+        rows = np.arange(len(self))[index] if isinstance(index, slice) else _positions(index)
+        if self.train and self.augment is not None and self.augment.enabled and len(rows):
+            rngs = [clip_rng(self.seed, self.epoch, int(row)) for row in rows]
+            sampled = [self.sampled(int(row), rng) for row, rng in zip(rows, rngs)]
+            return augment_batch(sampled, self.size, self.augment, rngs)
+        out = np.empty((len(rows), self.frames, self.size, self.size, 3), dtype=np.uint8)
+        for k, row in enumerate(rows):
+            out[k] = self.clip(int(row))
+        return out
+
+    def cached_frames(self, row: int) -> np.ndarray:
+        """Return every cached frame of clip ``row`` (decoding and caching it first on a miss)."""
+        clip_id = self.clip_ids[row]
+        if not self.cache.has(clip_id):
+            self.cache.write(clip_id, read_clip(Path(self.sources[row]), self.size, self.cap))
+        return self.cache.read(clip_id)
+
+    def sampled(self, row: int, rng: np.random.Generator | None) -> np.ndarray:
+        """Return the T frames of clip ``row`` picked by TSN sampling (random with ``rng``, else centres)."""
+        frames = self.cached_frames(row)
+        return np.asarray(frames[segment_indices(len(frames), self.frames, rng)])
+
+    def clip(self, row: int) -> np.ndarray:
+        """Return clip ``row`` as uint8 (T, size, size, 3): sampled, and augmented when training."""
+        rng = clip_rng(self.seed, self.epoch, row) if self.train else None
+        clip = self.sampled(row, rng)
+        if rng is not None and self.augment is not None and self.augment.enabled:
+            return augment(clip, self.size, self.augment, rng)
+        return resize(clip, self.size)

@@ -1,0 +1,234 @@
+"""The base of datasets read from files: split files → clip tables, media scan, cache, bad-clip policy.
+
+A subclass says where its split files and clips are (``split_file``, ``read_split``, ``clip_base``)
+and how labels map to classes (``label_index``). This base parses every split of every fold,
+finds each clip's frame folder or video, counts its frames, decodes it into the ``ClipCache`` in
+``prepare``, and applies ``on_bad_clip``: ``error`` stops with the count and list of all bad clips,
+``skip`` logs each one, leaves it out of every split and records it in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from hdfbench.config_base import StrictModel
+from hdfbench.data.base import Dataset
+from hdfbench.data.cache import ClipCache
+from hdfbench.data.clips import CachedClips
+from hdfbench.data.errors import DataError, MediaError
+from hdfbench.data.media import count_frames, read_clip, resolve_clip
+from hdfbench.data.transforms import AugmentOptions
+
+log = logging.getLogger(__name__)
+
+#: How many bad clips an ``on_bad_clip: error`` message lists before "... and N more".
+LISTED_BAD_CLIPS = 20
+PARTS = ("train", "test")
+
+
+class FileOptions(StrictModel):
+    """Options shared by every file-backed dataset (documented in docs/datasets.md)."""
+
+    root: str = Field(description="the dataset's top folder")
+    frames: int = Field(16, ge=1, description="frames per clip T")
+    size: int = Field(112, ge=16, description="frame height and width after resizing")
+    max_cached_frames: int | None = Field(
+        32, ge=1, description="frames kept per clip in the cache, spread uniformly (None: all)")
+    on_bad_clip: Literal["error", "skip"] = Field("error", description="stop on bad clips, or leave them out")
+    augment: AugmentOptions = Field(default_factory=AugmentOptions, description="training augmentation")
+    decode_workers: int = Field(2, ge=1, description="threads decoding clips into the cache")
+
+
+@dataclass(frozen=True)
+class BadClip:
+    """A clip that cannot be used: its id, the file at fault and why."""
+
+    clip_id: str
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason if self.file in self.reason else f"{self.file}: {self.reason}"
+
+
+class FileDataset(Dataset):
+    """A dataset of clips on disk listed by split files; see the module docstring."""
+
+    Options = FileOptions
+    label_column = "raw_label"
+
+    # --- what a subclass provides -------------------------------------------------------------
+    def check_root(self) -> Path:
+        """Return the data root; raise ``DataError`` naming the option if it does not exist."""
+        root = Path(self.options.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{self.name} data root '{root}' does not exist (datasets[].options.root)")
+        return root
+
+    def split_file(self, fold: int, part: str) -> Path:
+        """Return the split file listing the ``part`` ('train' or 'test') clips of ``fold``."""
+        raise NotImplementedError
+
+    def read_split(self, path: Path) -> pd.DataFrame:
+        """Return the rows of a split file: clip_id, raw_label, line (1-based), plus metadata columns."""
+        raise NotImplementedError
+
+    def label_index(self, raw: str) -> int | None:
+        """Return the class index of a raw label of the split files, or None if it is not a class."""
+        raise NotImplementedError
+
+    def clip_base(self, clip_id: str) -> Path:
+        """Return the frame folder of ``clip_id`` (a video ``<base>.<ext>`` next to it is accepted too)."""
+        raise NotImplementedError
+
+    def cache_params(self) -> dict:
+        """Return the parameters that change the cached frames (subclasses add their variants)."""
+        return {"root": str(self.root.resolve()), "size": self.options.size,
+                "max_cached_frames": self.options.max_cached_frames}
+
+    # --- shared machinery ---------------------------------------------------------------------
+    @property
+    def metadata_fields(self) -> tuple[str, ...]:
+        return (*self.group_fields, "n_frames")
+
+    @cached_property
+    def root(self) -> Path:
+        """Return the checked data root."""
+        return self.check_root()
+
+    @cached_property
+    def cache(self) -> ClipCache:
+        """Return the clip cache of this dataset's root and preprocessing parameters."""
+        return ClipCache(self.cache_dir, self.name, self.cache_params())
+
+    def rows(self, fold: int, part: str) -> pd.DataFrame:
+        """Return the parsed rows of one split file with ``label`` (-1 if unknown) and ``file``."""
+        path = self.split_file(fold, part)
+        if not path.is_file():
+            raise DataError(f"{self.name} split file {path} does not exist (fold {fold}, {part})")
+        table = self.read_split(path)
+        table["label"] = [self._label(v) for v in table["raw_label"]]
+        table["file"] = str(path)
+        return table
+
+    def _label(self, raw) -> int:
+        index = self.label_index(str(raw).strip())
+        return -1 if index is None else index
+
+    @cached_property
+    def catalog(self) -> pd.DataFrame:
+        """Return one row per clip listed in any split file: clip_id, source, n_frames, bad (reason or '')."""
+        listed = pd.concat([self.rows(f, p) for f in self.folds for p in PARTS], ignore_index=True)
+        first = listed.drop_duplicates("clip_id").set_index("clip_id")
+        records = [self._scan(clip_id, f"{row.file}:{row.line}") for clip_id, row in zip(first.index, first.itertuples())]
+        catalog = pd.DataFrame(records, columns=["clip_id", "source", "n_frames", "bad_file", "bad_reason"])
+        bad_labels = listed[listed["label"] < 0]
+        for row in bad_labels.itertuples():
+            mask = catalog["clip_id"] == row.clip_id
+            catalog.loc[mask, "bad_file"] = f"{row.file}:{row.line}"
+            catalog.loc[mask, "bad_reason"] = (f"label '{row.raw_label}' of clip {row.clip_id} is not one of "
+                                               f"{', '.join(self.label_names())}")
+        return catalog.set_index("clip_id")
+
+    def label_names(self) -> tuple[str, ...]:
+        """Return the labels the split files may use (defaults to the class names)."""
+        return self.classes
+
+    def _scan(self, clip_id: str, listed_at: str) -> tuple:
+        base = self.clip_base(clip_id)
+        source = resolve_clip(base)
+        if source is None:
+            return clip_id, str(base), 0, str(base), f"clip folder (or video file) is missing (listed at {listed_at})"
+        try:
+            return clip_id, str(source), count_frames(source), "", ""
+        except MediaError as exc:
+            return clip_id, str(source), 0, str(source), str(exc)
+
+    def bad_clips(self) -> list[BadClip]:
+        """Return every bad clip found so far (scan, labels, and decoding in ``prepare``)."""
+        bad = self.catalog[self.catalog["bad_reason"] != ""]
+        return [BadClip(i, r.bad_file, r.bad_reason) for i, r in zip(bad.index, bad.itertuples())]
+
+    def scan(self) -> None:
+        """Check the root and split files and count every clip's frames, without decoding."""
+        self.catalog  # noqa: B018  (builds and keeps the catalog)
+
+    def prepare(self) -> None:
+        """Check the root and split files, scan every clip, fill the cache, then apply ``on_bad_clip``."""
+        self.fill_cache()
+        self.apply_policy()
+
+    def fill_cache(self) -> None:
+        """Decode every usable clip that is not cached yet; record decoding failures as bad clips."""
+        catalog = self.catalog
+        todo = [i for i in catalog.index[catalog["bad_reason"] == ""] if not self.cache.has(i)]
+        if not todo:
+            return
+
+        def decode(clip_id: str) -> str:
+            try:
+                self.cache.write(clip_id, read_clip(Path(catalog.at[clip_id, "source"]), self.options.size,
+                                                    self.options.max_cached_frames))
+                return ""
+            except MediaError as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(self.options.decode_workers) as pool:
+            results = list(tqdm(pool.map(decode, todo), total=len(todo), desc=f"decoding {self.name}",
+                                disable=None, leave=False))
+        for clip_id, error in zip(todo, results):
+            if error:
+                catalog.loc[clip_id, ["bad_file", "bad_reason"]] = [catalog.at[clip_id, "source"], error]
+
+    def apply_policy(self) -> None:
+        """Raise ``DataError`` listing all bad clips (``error``), or log and record them (``skip``)."""
+        bad = self.bad_clips()
+        if not bad:
+            return
+        if self.options.on_bad_clip == "skip":
+            for clip in bad:
+                log.warning("%s: skipping clip %s: %s", self.name, clip.clip_id, clip)
+            self.skipped = bad
+            return
+        listed = "\n  ".join(str(c) for c in bad[:LISTED_BAD_CLIPS])
+        more = f"\n  ... and {len(bad) - LISTED_BAD_CLIPS} more" if len(bad) > LISTED_BAD_CLIPS else ""
+        raise DataError(f"{len(bad)} bad clips in {self.name} data at {self.root} (on_bad_clip: error; set "
+                        f"datasets[].options.on_bad_clip: skip to leave them out):\n  {listed}{more}")
+
+    def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return the (train, test) clip tables of ``fold`` without bad clips (clip_id, label, metadata)."""
+        if self.options.on_bad_clip == "error":
+            self.apply_policy()
+        return self.clip_table(fold, "train"), self.clip_table(fold, "test")
+
+    def clip_table(self, fold: int, part: str) -> pd.DataFrame:
+        """Return the usable clips of one split: clip_id, label and the metadata fields, in file order."""
+        rows = self.rows(fold, part)
+        info = self.catalog.loc[rows["clip_id"]]
+        good = (info["bad_reason"] == "").to_numpy()
+        table = rows.loc[good].assign(n_frames=info["n_frames"].to_numpy()[good].astype(int))
+        return table[["clip_id", "label", *self.metadata_fields]].reset_index(drop=True)
+
+    def clip_array(self, table: pd.DataFrame, train: bool) -> CachedClips:
+        """Return the clips of ``table`` read lazily from the cache (TSN sampling, augmentation if ``train``)."""
+        sources = self.catalog.loc[table["clip_id"], "source"].tolist()
+        return CachedClips(self.cache, table["clip_id"].tolist(), sources, self.options.frames, self.options.size,
+                           self.options.max_cached_frames, self.options.augment, train=train)
+
+    def load_clips(self, table: pd.DataFrame) -> np.ndarray:
+        """Return the clips of ``table`` with evaluation sampling as uint8 (N, T, size, size, 3)."""
+        return self.clip_array(table, train=False)[np.arange(len(table))]
+
+    @classmethod
+    def smoke_options(cls, options: dict) -> dict:
+        return {**options, "frames": 4, "size": 32}
