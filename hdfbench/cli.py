@@ -1,4 +1,4 @@
-"""The ``hdfbench`` command line: run, validate, list, analyze.
+"""The ``hdfbench`` command line: run, validate, list, analyze, inspect, synth.
 
 Exit codes: 0 success; 1 a run failed; 2 bad input (config or data); 130 interrupted.
 """
@@ -58,20 +58,119 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Summarise a finished (or partial) sweep's results directory."""
-    from hdfbench.analysis.summary import summarize, to_markdown
+    """Analyse a finished (or partial) sweep's results directory: tables, statistics, plots, report."""
+    from hdfbench.analysis.load import ResultsError
+    from hdfbench.analysis.pipeline import Options, analyze
 
     experiment_dir = Path(args.results_dir)
-    if not (experiment_dir / "runs").is_dir():
-        print(f"error: {experiment_dir} is not an experiment results directory (no runs/ inside)", file=sys.stderr)
-        return EXIT_BAD_INPUT
     out_dir = Path(args.out) if args.out else Path("analysis") / experiment_dir.name
-    table, missing = summarize(experiment_dir, out_dir)
-    print(to_markdown(table), end="")
-    if missing:
-        print(f"{len(missing)} runs of the sweep are not finished: {', '.join(missing)}")
-    print(f"written: {experiment_dir / 'summary.csv'}, {out_dir / 'summary_table.md'}")
+    options = Options(reference=args.reference, metrics=tuple(args.metric or ["test_uar"]), full=tuple(args.full),
+                      alpha=args.alpha, pair_by=args.pair_by, clip_level=args.clip_level, plots=not args.no_plots,
+                      mlflow=not args.no_mlflow)
+    try:
+        analysis = analyze(experiment_dir, out_dir, options)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    experiment = analysis.experiment
+    if "main_table" in analysis.tables:
+        print(analysis.tables["main_table"].markdown)
+    for name in ("statistics", "ablation"):
+        if name in analysis.captions:
+            print(f"{name}: {analysis.captions[name]}")
+    if experiment.missing:
+        print(f"{len(experiment.missing)} runs of the sweep are not finished: {', '.join(experiment.missing)}")
+    for note in analysis.notes:
+        print(f"note: {note}")
+    print(f"written: {experiment_dir / 'summary.csv'}, {out_dir / 'report.md'}, {out_dir / 'report.html'}")
     return EXIT_OK
+
+
+def _dataset_options(args: argparse.Namespace) -> dict:
+    """Return the dataset options given by ``--root`` and ``--set KEY=VALUE`` (values parsed as YAML)."""
+    import yaml
+
+    from hdfbench.data import DataError
+
+    options = {"root": args.root} if args.root else {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DataError(f"--set expects KEY=VALUE, got '{item}'")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print clip counts per fold, split and class, imbalance, frame counts, groups and bad clips."""
+    import json
+
+    from pydantic import ValidationError
+
+    from hdfbench.data import DATASETS, build_dataset
+    from hdfbench.data.inspect import describe, render_text
+
+    cls = DATASETS.get(args.dataset)
+    options = _dataset_options(args)
+    if "on_bad_clip" in cls.Options.model_fields:
+        options.setdefault("on_bad_clip", "skip")  # count bad clips instead of stopping at them
+    try:
+        dataset = build_dataset(args.dataset, options)
+    except ValidationError as exc:
+        print(f"error: options of dataset '{args.dataset}': {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.fold is not None and args.fold not in dataset.folds:
+        print(f"error: dataset '{args.dataset}' has folds {list(dataset.folds)}, not {args.fold}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    dataset.scan()
+    info = describe(dataset, [args.fold] if args.fold is not None else None, args.seed, args.val_fraction)
+    print(json.dumps(info, indent=2) if args.json else render_text(info), end="" if not args.json else "\n")
+    return EXIT_OK
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write the synthetic benchmark in a real dataset's layout (JPEG frames and split files)."""
+    from pydantic import ValidationError
+
+    from hdfbench.data.export import EXPORTERS
+    from hdfbench.data.synthetic import SyntheticOptions
+
+    try:
+        opts = SyntheticOptions(**{**_dataset_options(argparse.Namespace(root=None, set=args.set)),
+                                   "n_clips": args.n_clips, "frames": args.frames, "size": args.size,
+                                   "seed": args.seed})
+    except ValidationError as exc:
+        print(f"error: synthetic options: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    n = EXPORTERS.get(args.format)(opts, Path(args.out), frames_dir=args.frames_dir)
+    print(f"wrote {n} synthetic clips as a {args.format} tree in {args.out}")
+    return EXIT_OK
+
+
+def add_data_commands(sub) -> None:
+    """Add the ``inspect`` and ``synth`` subcommands."""
+    inspect = sub.add_parser("inspect", help="describe a dataset (counts, imbalance, frames, groups, bad clips)")
+    inspect.add_argument("dataset", help="registered dataset name, e.g. dfew")
+    inspect.add_argument("--root", help="data root (the dataset's root option)")
+    inspect.add_argument("--fold", type=int, help="only this fold (default: all)")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    inspect.add_argument("--seed", type=int, default=0, help="seed of the inner validation split (default 0)")
+    inspect.add_argument("--val-fraction", type=float, default=0.1, help="inner validation share (default 0.1)")
+    inspect.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="another dataset option (YAML value), e.g. --set frames_dir=all")
+    inspect.set_defaults(func=cmd_inspect)
+    synth = sub.add_parser("synth", help="write the synthetic benchmark as a real dataset's tree")
+    synth.add_argument("--format", required=True, help="layout to write: dfew")
+    synth.add_argument("--out", required=True, help="output folder (the dataset root)")
+    synth.add_argument("--n-clips", type=int, default=1500, help="clips to write (default 1500)")
+    synth.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
+    synth.add_argument("--size", type=int, default=32, help="frame side in pixels (default 32)")
+    synth.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    synth.add_argument("--frames-dir", choices=["all", "16f"], default="all",
+                       help="write Clip/clip_224x224 (all) or Clip/clip_224x224_16f (16f)")
+    synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="another synthetic option (YAML value), e.g. --set n_subjects=8")
+    synth.set_defaults(func=cmd_synth)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,10 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="list registered components")
     lister.add_argument("kind", choices=["strategies", "datasets", "backbones"])
     lister.set_defaults(func=cmd_list)
-    analyze = sub.add_parser("analyze", help="summarise a results directory")
+    analyze = sub.add_parser("analyze", help="analyse a results directory: tables, statistics, plots, report")
     analyze.add_argument("results_dir", help="results/<experiment>")
     analyze.add_argument("--out", help="output folder (default analysis/<experiment>)")
+    analyze.add_argument("--reference", help="variant every other is compared to (default: erm if present, else the first)")
+    analyze.add_argument("--metric", action="append", metavar="COLUMN",
+                         help="summary.csv column to test (repeatable; default test_uar; the first drives ablation and ranks)")
+    analyze.add_argument("--full", action="append", default=[], metavar="VARIANT",
+                         help="mark VARIANT as the full model of its strategy's ablation family (repeatable)")
+    analyze.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for Holm (default 0.05)")
+    analyze.add_argument("--pair-by", choices=["cell", "fold"], default="cell",
+                         help="pair every (fold, seed) cell, or average seeds within each fold first (default cell)")
+    analyze.add_argument("--clip-level", choices=["auto", "always", "never"], default="auto",
+                         help="clip-level bootstrap per cell (auto: datasets with at most 2 cells)")
+    analyze.add_argument("--no-plots", action="store_true", help="skip the figures (tables and report only)")
+    analyze.add_argument("--no-mlflow", action="store_true", help="do not log the analysis to MLflow")
     analyze.set_defaults(func=cmd_analyze)
+    add_data_commands(sub)
     return parser
 
 

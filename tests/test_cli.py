@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hdfbench.config import load_config
 from tests.conftest import EXPERIMENTS, run_cli, tiny_config
 
 
@@ -13,14 +14,31 @@ def test_list(kind, expected):
     assert result.returncode == 0 and expected in result.stdout.split()
 
 
+#: Experiments whose data `hdfbench synth` makes (dataset layout per file): smoke-run on a tiny tree.
+SYNTH_MADE = {"dfew_synthetic.yaml": "dfew"}
+
+
 def needs_external_data(path) -> bool:
-    return any(d["name"] != "synthetic" for d in yaml.safe_load(path.read_text())["datasets"])
+    return path.name not in SYNTH_MADE and any(
+        d["name"] != "synthetic" for d in yaml.safe_load(path.read_text())["datasets"])
+
+
+def synth_root_overrides(path, tmp_path) -> list[str]:
+    """Write a tiny synthetic tree for a synth-made experiment; return the --set overrides pointing at it."""
+    if path.name not in SYNTH_MADE:
+        return []
+    tree = tmp_path / "tree"
+    made = run_cli("synth", "--format", SYNTH_MADE[path.name], "--out", str(tree), "--n-clips", "84",
+                   "--set", "n_subjects=8")
+    assert made.returncode == 0, made.stderr
+    return ["--set", f"datasets.0.options.root={tree}"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_experiment_runs_under_smoke(path, tmp_path):
-    result = run_cli("run", str(path), "--smoke", "--set", f"output_dir={tmp_path}")
+    result = run_cli("run", str(path), "--smoke", "--set", f"output_dir={tmp_path}",
+                     *synth_root_overrides(path, tmp_path))
     config = yaml.safe_load(path.read_text())
     if needs_external_data(path):
         assert result.returncode == 2, result.stderr
@@ -30,7 +48,7 @@ def test_every_experiment_runs_under_smoke(path, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     summary = pd.read_csv(tmp_path / config["experiment"] / "summary.csv")
     assert len(summary) == len(config["strategies"]) * len(config["datasets"])
-    assert set(summary["variant"]) == {s.get("variant", s["name"]) for s in config["strategies"]}
+    assert set(summary["variant"]) == {s.label for s in load_config(path).strategies}
 
 
 @pytest.mark.slow

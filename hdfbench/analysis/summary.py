@@ -1,4 +1,7 @@
-"""The summary table of a sweep: mean ± std over folds × seeds per dataset and strategy variant."""
+"""The compact summary table of a sweep: mean ± std over folds × seeds per dataset and variant.
+
+Kept for scripts that read ``summary_table.csv``; ``tables.main_table`` is the full version.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from hdfbench.fileio import atomic_write, atomic_write_text
-from hdfbench.sweep.results import write_summary
 
 METRICS = ("test_war", "test_uar", "worst_class_recall")
 
@@ -37,11 +39,10 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize(experiment_dir: Path, out_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Refresh ``summary.csv`` and write ``summary_table.{csv,md}`` to ``out_dir``; return (table, missing)."""
-    _, summary, missing = write_summary(experiment_dir)
+def write_summary_table(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Write ``summary_table.{csv,md}`` (the compact table of earlier versions) to ``out_dir``; return it."""
     table = aggregate(summary)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "summary_table.csv", lambda tmp: table.to_csv(tmp, index=False))
     atomic_write_text(out_dir / "summary_table.md", to_markdown(table))
-    return table, missing
+    return table

@@ -206,6 +206,7 @@ class Trainer:
             "spec": spec.model_dump(mode="json"), "run_id": spec.run_id,
             "classes": list(self.dataset.classes), "group_fields": list(self.fields),
             "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
+            "train_class_counts": list(self.strategy.task.class_counts),
             "bad_clips_skipped": len(self.dataset.skipped),
         })
         start_epoch, best_score, best_epoch = self._resume()

@@ -1,0 +1,182 @@
+"""Reading an experiment results directory for analysis, partial sweeps included.
+
+``summary.csv`` is the fast path: a row is reused when its run is still ``done`` and its ``done``
+marker is not newer than summary.csv; only the other finished runs are recomputed from their
+predictions (``sweep.results.summary_row``), and summary.csv is rewritten when anything changed.
+Per-cell facts that are identical for every run of a (dataset, fold) — training and test sizes,
+class support — are read from one run of that cell only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from hdfbench.fileio import atomic_write
+from hdfbench.sweep.results import SUMMARY_COLUMNS, read_run_list, run_dir, summary_row
+
+log = logging.getLogger(__name__)
+
+#: Keys of one paired cell: the runs of two variants with equal keys share train and test data.
+CELL = ["dataset", "fold", "seed"]
+#: Columns of the per-(dataset, fold) cell table.
+SPLIT_COLUMNS = ["dataset", "fold", "n_train", "n_test", "test_train_ratio", "ratio_source"]
+
+
+class ResultsError(ValueError):
+    """The folder is not an analysable experiment results directory."""
+
+
+@dataclass
+class Experiment:
+    """A loaded results directory: summary rows of finished runs plus what describes the sweep."""
+
+    path: Path
+    summary: pd.DataFrame
+    missing: list[str]
+    config: dict = field(default_factory=dict)
+    sweep: dict = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    group_fields: list[str] = field(default_factory=list)
+    splits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SPLIT_COLUMNS))
+    refreshed: int = 0
+
+    @property
+    def name(self) -> str:
+        """Return the experiment name (the folder name)."""
+        return self.path.name
+
+    @property
+    def variants(self) -> list[str]:
+        """Return the variants present, in config order (unknown ones last, sorted)."""
+        present = list(dict.fromkeys(self.summary["variant"])) if len(self.summary) else []
+        order = [s.get("variant") or s.get("name") for s in self.config.get("strategies", [])]
+        known = [v for v in order if v in present]
+        return known + sorted(v for v in present if v not in known)
+
+    @property
+    def datasets(self) -> list[str]:
+        """Return the datasets present, sorted."""
+        return sorted(self.summary["dataset"].unique()) if len(self.summary) else []
+
+    def run_path(self, run_id: str) -> Path:
+        """Return the folder of run ``run_id``."""
+        return self.path / "runs" / run_id
+
+
+def _read_yaml(path: Path) -> dict:
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def refresh_summary(experiment_dir: Path) -> tuple[pd.DataFrame, list[str], int]:
+    """Return (summary of the current sweep's finished runs, unfinished run ids, rows recomputed).
+
+    Rows of summary.csv are kept when their run's ``done`` is not newer than the file; the rest are
+    recomputed from predictions, and summary.csv is rewritten if any row was added or dropped.
+    """
+    experiment_dir = Path(experiment_dir)
+    path = experiment_dir / "summary.csv"
+    stamp = _mtime(path)
+    try:
+        cached = pd.read_csv(path) if stamp is not None else pd.DataFrame()
+    except pd.errors.EmptyDataError:
+        cached = pd.DataFrame()
+    cached = cached.set_index("run_id", drop=False) if "run_id" in cached else pd.DataFrame()
+    keep, fresh, missing = [], [], []
+    for run_id in read_run_list(experiment_dir):
+        done = _mtime(experiment_dir / "runs" / run_id / "done")
+        if done is None:
+            missing.append(run_id)
+        elif run_id in cached.index and done <= stamp:
+            keep.append(run_id)
+        else:
+            fresh.append(summary_row(run_dir(experiment_dir, run_id)))
+    frame = pd.concat([cached.loc[keep], pd.DataFrame(fresh)], ignore_index=True) if fresh else cached.loc[keep]
+    frame = frame.reset_index(drop=True)
+    if frame.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS), missing, 0
+    ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
+    frame = frame[ordered].sort_values(["dataset", "variant", "fold", "seed"], ignore_index=True)
+    if fresh or len(keep) != len(cached):
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return frame, missing, len(fresh)
+
+
+def _one_run_per_split(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.drop_duplicates(["dataset", "fold"])[["dataset", "fold", "run_id", "n_test"]]
+
+
+def read_splits(experiment: Experiment, folds_per_dataset: dict[str, int] | None = None) -> pd.DataFrame:
+    """Return one row per (dataset, fold): n_train, n_test and the NB ratio n_test / n_train.
+
+    ``n_train`` comes from a run's config.json (written by the trainer). Runs from before it was
+    recorded fall back to the k-fold ratio 1 / (k - 1) with k the number of folds of the dataset
+    (5 when unknown), flagged in ``ratio_source``.
+    """
+    rows = []
+    for _, row in _one_run_per_split(experiment.summary).iterrows():
+        config = _read_json(experiment.run_path(row["run_id"]) / "config.json")
+        n_train, n_test = config.get("n_train"), config.get("n_test", row["n_test"])
+        if n_train:
+            ratio, source = n_test / n_train, "config.json n_test/n_train"
+        else:
+            k = (folds_per_dataset or {}).get(row["dataset"], 5)
+            ratio, source = 1 / (k - 1), f"assumed {k}-fold: 1/{k - 1}"
+        rows.append({"dataset": row["dataset"], "fold": row["fold"], "n_train": n_train, "n_test": n_test,
+                     "test_train_ratio": ratio, "ratio_source": source})
+    return pd.DataFrame(rows, columns=SPLIT_COLUMNS)
+
+
+def load_experiment(experiment_dir: str | Path) -> Experiment:
+    """Return the loaded experiment at ``experiment_dir`` (raises ``ResultsError`` if it is not one)."""
+    path = Path(experiment_dir)
+    if not (path / "runs").is_dir():
+        raise ResultsError(f"{path} is not an experiment results directory (no runs/ inside)")
+    summary, missing, refreshed = refresh_summary(path)
+    experiment = Experiment(path=path, summary=summary, missing=missing, refreshed=refreshed,
+                            config=_read_yaml(path / "config.yaml"), sweep=_read_json(path / "sweep.json"))
+    if len(summary):
+        first = _read_json(experiment.run_path(summary["run_id"].iloc[0]) / "config.json")
+        experiment.classes = first.get("classes") or [c.removeprefix("recall_") for c in summary
+                                                       if c.startswith("recall_")]
+        experiment.group_fields = first.get("group_fields") or [
+            c.removeprefix("worst_group_acc_") for c in summary if c.startswith("worst_group_acc_")]
+        experiment.splits = read_splits(experiment)
+    return experiment
+
+
+def class_support(experiment: Experiment) -> pd.DataFrame:
+    """Return test clips per class for each (dataset, fold): columns dataset, fold, class, support.
+
+    Read from one run's confusion_test.csv per (dataset, fold) (row sums), else its predictions.
+    """
+    rows = []
+    for _, row in _one_run_per_split(experiment.summary).iterrows():
+        run = experiment.run_path(row["run_id"])
+        if (run / "confusion_test.csv").exists():
+            counts = pd.read_csv(run / "confusion_test.csv", index_col=0).sum(axis=1)
+        else:
+            labels = pd.read_parquet(run / "predictions.parquet", columns=["split", "label"])
+            labels = labels.loc[labels["split"] == "test", "label"]
+            counts = pd.Series(np.bincount(labels, minlength=len(experiment.classes)), index=experiment.classes)
+        rows += [{"dataset": row["dataset"], "fold": row["fold"], "class": c, "support": int(n)}
+                 for c, n in counts.items()]
+    return pd.DataFrame(rows, columns=["dataset", "fold", "class", "support"])

@@ -1,0 +1,93 @@
+"""Logging the analysis (tables, figures, report) to the sweep's MLflow experiment.
+
+The sweep's experiment is the one ``hdfbench run`` created: named after the experiment, at the
+tracking URI of the resolved config (``tracking.uri``, else ``sqlite:///<output_dir>/mlflow.db``).
+The analysis becomes one MLflow run named "analysis" (tag ``hdfbench.kind=analysis``), replaced
+on every analysis of the same sweep. Tracking disabled, a missing store or any MLflow error is
+reported in the returned message and never fails the analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+
+def tracking_uri(config: dict, experiment_dir: Path) -> str | None:
+    """Return the sweep's tracking URI, or None when tracking is disabled or the store does not exist."""
+    tracking = config.get("tracking") or {}
+    if not tracking.get("enabled", True):
+        return None
+    if tracking.get("uri"):
+        return tracking["uri"]
+    output_dir = Path(config.get("output_dir") or experiment_dir.parent)
+    if not output_dir.is_absolute():
+        output_dir = experiment_dir.parent  # a relative output_dir was relative to where `run` ran
+    db = output_dir / "mlflow.db"
+    return f"sqlite:///{db.resolve()}" if db.exists() else None
+
+
+def reachable(uri: str, timeout: float = 3.0) -> bool:
+    """Return whether the store answers: a TCP connection for http(s), the database file for sqlite."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+        except OSError:
+            return False
+        return True
+    if parsed.scheme == "sqlite":
+        return Path(uri.removeprefix("sqlite:///")).exists()
+    return True
+
+
+def _log(uri: str, name: str, analysis) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return f"MLflow: no experiment '{name}' at {uri}; analysis not logged"
+    sweep_id = analysis.experiment.sweep.get("sweep_id", "")
+    old = client.search_runs([experiment.experiment_id],
+                             filter_string=f"tags.`hdfbench.kind` = 'analysis' and tags.`hdfbench.sweep_id` = '{sweep_id}'")
+    for run in old:
+        client.delete_run(run.info.run_id)
+    run = client.create_run(experiment.experiment_id, run_name="analysis",
+                            tags={"hdfbench.kind": "analysis", "hdfbench.sweep_id": sweep_id,
+                                  "hdfbench.reference": str(analysis.reference)})
+    run_id = run.info.run_id
+    out = analysis.out_dir
+    for table in analysis.tables.values():
+        for path in table.paths:
+            client.log_artifact(run_id, str(path), "tables")
+    for figure in analysis.figures:
+        client.log_artifact(run_id, str(figure.png), "figures")
+        client.log_artifact(run_id, str(figure.svg), "figures")
+    for name_ in ("report.md", "report.html"):
+        if (out / name_).exists():
+            client.log_artifact(run_id, str(out / name_))
+    client.log_param(run_id, "n_runs", len(analysis.experiment.summary))
+    client.log_param(run_id, "n_missing", len(analysis.experiment.missing))
+    client.set_terminated(run_id, status="FINISHED")
+    return f"MLflow: analysis logged as run {run_id} of experiment '{name}' at {uri}"
+
+
+def log_analysis(analysis) -> str:
+    """Log tables, figures and the report to the sweep's MLflow experiment; return what happened."""
+    config = analysis.experiment.config
+    uri = tracking_uri(config, analysis.experiment.path)
+    if uri is None:
+        return "MLflow: tracking disabled or no tracking store found; analysis not logged"
+    if not reachable(uri):  # MLflow's own HTTP retries would take minutes
+        return f"MLflow: tracking store {uri} is unreachable; analysis not logged"
+    try:
+        return _log(uri, config.get("experiment", analysis.experiment.name), analysis)
+    except Exception as exc:  # the analysis on disk is complete; MLflow is a mirror
+        log.warning("MLflow logging failed: %s", exc)
+        return f"MLflow: logging to {uri} failed ({type(exc).__name__}: {exc}); analysis not logged"

@@ -1,0 +1,161 @@
+"""``hdfbench analyze``: load a results directory, compute and write tables, plots, report, MLflow copy.
+
+Stages are separate so the scale benchmark can time "tables + statistics" apart from plots.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hdfbench.analysis import captions
+from hdfbench.analysis.ablation import ablation_table
+from hdfbench.analysis.clip_level import clip_level_table
+from hdfbench.analysis.comparisons import statistics_table
+from hdfbench.analysis.export import (
+    WrittenTable, display_ablation, display_main, display_per_class, display_per_class_difference,
+    display_statistics, write_table,
+)
+from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment
+from hdfbench.analysis.ranks import RankResult, rank_datasets
+from hdfbench.analysis.summary import write_summary_table
+from hdfbench.analysis.tables import headline_metrics, main_table, per_class_difference, per_class_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Options:
+    """What ``analyze`` compares and how."""
+
+    reference: str | None = None          # default: "erm" if present, else the first variant
+    metrics: tuple[str, ...] = ("test_uar",)  # metrics of the statistics table; the first drives ablation/ranks
+    full: tuple[str, ...] = ()            # variants marked as the full model of their ablation family
+    alpha: float = 0.05
+    confidence: float = 0.95
+    pair_by: str = "cell"                 # "cell": every (fold, seed); "fold": seeds averaged per fold
+    clip_level: str = "auto"              # "auto" | "always" | "never"
+    plots: bool = True
+    mlflow: bool = True
+    seed: int = 0
+
+
+@dataclass
+class Analysis:
+    """Everything ``analyze`` computed: numeric frames, written tables, figures, captions and notes."""
+
+    experiment: Experiment
+    options: Options
+    reference: str | None
+    out_dir: Path
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, WrittenTable] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
+    ranks: RankResult | None = None
+    figures: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metric(self) -> str:
+        """Return the primary metric (first of ``options.metrics``)."""
+        return self.options.metrics[0]
+
+
+def resolve_reference(experiment: Experiment, requested: str | None) -> str | None:
+    """Return the reference variant: ``requested`` (must exist), else "erm" if present, else the first."""
+    variants = experiment.variants
+    if requested is not None:
+        if requested not in variants:
+            raise ResultsError(f"reference '{requested}' has no finished run; variants present: {variants}")
+        return requested
+    return "erm" if "erm" in variants else (variants[0] if variants else None)
+
+
+def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis:
+    """Return the analysis with every table and statistic computed (nothing written)."""
+    for metric in options.metrics:
+        if len(experiment.summary) and metric not in experiment.summary:
+            raise ResultsError(f"metric '{metric}' is not a summary.csv column")
+    analysis = Analysis(experiment, options, resolve_reference(experiment, options.reference), out_dir)
+    summary, variants, ref = experiment.summary, experiment.variants, analysis.reference
+    frames, notes = analysis.frames, analysis.notes
+    if summary.empty:
+        notes.append("no finished run: nothing to analyse yet")
+        return analysis
+    kwargs = dict(confidence=options.confidence, alpha=options.alpha, seed=options.seed)
+    frames["main_table"] = main_table(summary, variants)
+    support = class_support(experiment)
+    frames["per_class_recall"] = per_class_table(summary, experiment.classes, support, variants)
+    frames["per_class_difference"] = per_class_difference(summary, experiment.classes, ref, variants)
+    frames["statistics"] = statistics_table(experiment, ref, list(options.metrics), pair_by=options.pair_by, **kwargs)
+    frames["ablation"], ablation_notes = ablation_table(experiment, analysis.metric, list(options.full),
+                                                        pair_by=options.pair_by, **kwargs)
+    notes += ablation_notes
+    frames["clip_level"] = clip_level_table(experiment, ref, mode=options.clip_level, **kwargs)
+    analysis.ranks = rank_datasets(summary, analysis.metric, variants, options.alpha)
+    if analysis.ranks is not None:
+        frames["ranks"] = analysis.ranks.table()
+    _caption(analysis)
+    return analysis
+
+
+def _caption(analysis: Analysis) -> None:
+    frames, ref, alpha = analysis.frames, analysis.reference, analysis.options.alpha
+    analysis.captions.update(
+        main_table=captions.main_caption(frames["main_table"], analysis.metric, ref),
+        per_class_recall=captions.per_class_caption(frames["per_class_difference"], frames["per_class_recall"], ref),
+        per_class_difference=(f"Mean paired per-class recall difference to {ref} over the (fold, seed) cells "
+                              f"both ran (pp, ± std)."),
+        statistics=captions.statistics_caption(frames["statistics"], ref, alpha)
+        + " Bootstrap CIs are per comparison (not multiplicity-corrected).",
+        ranks=captions.ranks_caption(analysis.ranks),
+    )
+    if len(frames["ablation"]):
+        analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
+    if len(frames["clip_level"]):
+        analysis.captions["clip_level"] = captions.clip_caption(frames["clip_level"], ref, alpha)
+
+
+def write_tables(analysis: Analysis) -> None:
+    """Write every computed table as CSV + Markdown + LaTeX into the output folder."""
+    out, frames = analysis.out_dir / "tables", analysis.frames
+    write_summary_table(analysis.experiment.summary, analysis.out_dir)
+    if "main_table" not in frames:
+        return
+    metrics = headline_metrics(analysis.experiment.summary)
+    displays = {
+        "main_table": display_main(frames["main_table"], metrics),
+        "per_class_recall": display_per_class(frames["per_class_recall"]),
+        "per_class_difference": display_per_class_difference(frames["per_class_difference"]),
+        "statistics": display_statistics(frames["statistics"]) if len(frames["statistics"]) else None,
+        "ablation": display_ablation(frames["ablation"], metrics) if len(frames["ablation"]) else None,
+        "clip_level": display_statistics(frames["clip_level"]) if len(frames["clip_level"]) else None,
+        "ranks": frames.get("ranks"),
+    }
+    for name, display in displays.items():
+        if display is not None and len(display):
+            caption = analysis.captions.get(name, "")
+            analysis.tables[name] = write_table(out, name, frames[name], display, caption)
+
+
+def analyze(experiment_dir: str | Path, out_dir: str | Path, options: Options | None = None) -> Analysis:
+    """Analyse ``experiment_dir`` into ``out_dir`` (tables, figures, report, MLflow); return the analysis."""
+    options = options or Options()
+    experiment = load_experiment(experiment_dir)
+    analysis = compute(experiment, options, Path(out_dir))
+    write_tables(analysis)
+    if options.plots and len(experiment.summary):
+        from hdfbench.analysis.plots import make_figures
+
+        analysis.figures = make_figures(analysis)
+    from hdfbench.analysis.report import write_report
+
+    write_report(analysis)
+    if options.mlflow:
+        from hdfbench.analysis.mlflow_log import log_analysis
+
+        analysis.notes.append(log_analysis(analysis))
+    return analysis

@@ -1,0 +1,79 @@
+"""Descriptive tables computed from summary rows: main table and per-class recall breakdown.
+
+Every table is a numeric DataFrame (fractions, not %); ``export`` formats and writes them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hdfbench.analysis.load import CELL
+
+#: Headline metrics of every run, in table order (worst-group columns are appended per field).
+HEADLINE = ("test_war", "test_uar", "worst_class_recall")
+
+
+def headline_metrics(summary: pd.DataFrame) -> list[str]:
+    """Return the headline metric columns present: WAR, UAR, worst-class recall, worst-group accuracies."""
+    groups = [c for c in summary.columns if c.startswith("worst_group_acc_")]
+    return [m for m in HEADLINE if m in summary] + groups
+
+
+def ordered(frame: pd.DataFrame, variants: list[str], column: str = "variant") -> pd.DataFrame:
+    """Return ``frame`` with rows sorted by dataset and by ``variants`` order in ``column``."""
+    rank = {v: i for i, v in enumerate(variants)}
+    keys = ["dataset", column] if "dataset" in frame else [column]
+    return frame.sort_values(keys, key=lambda s: s.map(rank) if s.name == column else s, ignore_index=True)
+
+
+def main_table(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """Return per (dataset, variant): strategy, n runs, n folds, n seeds, ``<metric>_mean`` and ``_std``."""
+    metrics = headline_metrics(summary)
+    grouped = summary.groupby(["dataset", "variant"], sort=False)
+    table = pd.DataFrame({
+        "strategy": grouped["strategy"].first(), "n": grouped.size(),
+        "n_folds": grouped["fold"].nunique(), "n_seeds": grouped["seed"].nunique(),
+    })
+    for metric in metrics:
+        table[f"{metric}_mean"] = grouped[metric].mean()
+        table[f"{metric}_std"] = grouped[metric].std(ddof=1)
+    return ordered(table.reset_index(), variants)
+
+
+def _recall_long(summary: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    columns = {f"recall_{c}": c for c in classes}
+    long = summary.melt(id_vars=[*CELL, "variant"], value_vars=list(columns), var_name="class", value_name="recall")
+    return long.assign(**{"class": long["class"].map(columns)})
+
+
+def per_class_table(summary: pd.DataFrame, classes: list[str], support: pd.DataFrame,
+                    variants: list[str]) -> pd.DataFrame:
+    """Return per (dataset, class, variant): test support (summed over folds), n runs, recall mean and std."""
+    long = _recall_long(summary, classes)
+    table = (long.groupby(["dataset", "class", "variant"], sort=False)["recall"]
+             .agg(n="count", recall_mean="mean", recall_std="std").reset_index())
+    total = support.groupby(["dataset", "class"], as_index=False)["support"].sum()
+    table = table.merge(total, on=["dataset", "class"], how="left")
+    table["class"] = pd.Categorical(table["class"], classes, ordered=True)
+    rank = {v: i for i, v in enumerate(variants)}
+    table = table.sort_values(["dataset", "class", "variant"], key=lambda s: s.map(rank) if s.name == "variant" else s)
+    return table[["dataset", "class", "support", "variant", "n", "recall_mean", "recall_std"]].reset_index(drop=True)
+
+
+def per_class_difference(summary: pd.DataFrame, classes: list[str], reference: str,
+                         variants: list[str]) -> pd.DataFrame:
+    """Return per (dataset, class, variant ≠ reference): mean paired recall difference to the reference.
+
+    Differences are taken within each (dataset, fold, seed) cell both variants ran; ``n`` counts them.
+    """
+    long = _recall_long(summary, classes)
+    ref = long[long["variant"] == reference].drop(columns="variant").rename(columns={"recall": "reference_recall"})
+    paired = long[long["variant"] != reference].merge(ref, on=[*CELL, "class"])
+    paired["difference"] = paired["recall"] - paired["reference_recall"]
+    table = (paired.groupby(["dataset", "class", "variant"], sort=False)["difference"]
+             .agg(n="count", difference_mean="mean", difference_std="std").reset_index())
+    table.insert(3, "reference", reference)
+    table["class"] = pd.Categorical(table["class"], classes, ordered=True)
+    rank = {v: i for i, v in enumerate(variants)}
+    table = table.sort_values(["dataset", "variant", "class"], key=lambda s: s.map(rank) if s.name == "variant" else s)
+    return table.reset_index(drop=True)

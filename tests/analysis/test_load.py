@@ -1,0 +1,49 @@
+"""Reading results directories: partial sweeps, incremental summary refresh, split sizes."""
+
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from hdfbench.analysis.fake_results import FakeSpec, make_results
+from hdfbench.analysis.load import ResultsError, load_experiment
+
+
+def test_partial_sweep_reports_missing_runs(tmp_path):
+    missing = ("fakeset-f2-s0-same-00000000", "fakeset-f1-s1-erm-00000000")
+    experiment = load_experiment(make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0, 1), missing=missing)))
+    assert sorted(experiment.missing) == sorted(missing)
+    assert len(experiment.summary) == 2 * 2 * 3 - 2
+    assert experiment.refreshed == 0  # summary.csv was current
+
+
+def test_summary_refresh_recomputes_only_stale_rows(tmp_path):
+    path = make_results(tmp_path, FakeSpec(folds=(1,), seeds=(0, 1)))
+    stale = "fakeset-f1-s0-better-00000000"
+    summary = pd.read_csv(path / "summary.csv")
+    summary = summary[summary["run_id"] != "fakeset-f1-s1-erm-00000000"]  # a run missing from summary.csv
+    summary.loc[summary["run_id"] == stale, "test_uar"] = -1.0  # a stale row ...
+    summary.to_csv(path / "summary.csv", index=False)
+    earlier = time.time() - 60
+    os.utime(path / "summary.csv", (earlier, earlier))
+    for run in (path / "runs").iterdir():
+        if run.name != stale:
+            os.utime(run / "done", (earlier - 1, earlier - 1))  # ... only that run finished after the summary
+    experiment = load_experiment(path)
+    assert experiment.refreshed == 2 and len(experiment.summary) == 6
+    row = experiment.summary.set_index("run_id").loc[stale]
+    assert 0 < row["test_uar"] <= 1
+    assert len(pd.read_csv(path / "summary.csv")) == 6  # written back
+    assert load_experiment(path).refreshed == 0
+
+
+def test_splits_give_the_nb_ratio(tmp_path):
+    experiment = load_experiment(make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0,))))
+    assert experiment.splits["test_train_ratio"].tolist() == [0.25, 0.25]
+    assert experiment.classes[0] == "Happy" and experiment.group_fields == ["source", "subject"]
+
+
+def test_not_a_results_directory(tmp_path):
+    with pytest.raises(ResultsError, match="no runs/ inside"):
+        load_experiment(tmp_path)
