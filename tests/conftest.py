@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hdfbench.training.trainer import Hooks, train
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 
@@ -45,3 +47,17 @@ def tiny_config(tmp_path: Path, **overrides) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+class Interrupt(Exception):
+    """Raised by a hook to stop training the way Ctrl-C would."""
+
+
+def interrupt_after_epoch(run_spec, run_dir, epoch: int) -> None:
+    """Train ``run_spec`` into ``run_dir`` and stop it once ``epoch`` is checkpointed."""
+    def stop(record):
+        if record["epoch"] == epoch:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(run_spec, run_dir, Hooks(on_epoch=stop))

@@ -105,13 +105,21 @@ def cohens_dz(differences) -> float:
     return float(mean / sd)
 
 
+#: The fewest paired differences for which the t-tests give a p-value.
+MIN_T_CELLS = 3
+
+
 def _t_from_se(d: np.ndarray, var_factor: float, confidence: float, test: str, note: str) -> TestResult:
-    """Return the one-sample t-test of ``d`` against 0 with ``Var(mean) = s² · var_factor``."""
+    """Return the one-sample t-test of ``d`` against 0 with ``Var(mean) = s² · var_factor``.
+
+    Below ``MIN_T_CELLS`` differences no p-value is given: with 1 df a near-constant pair of
+    differences yields an arbitrarily large t, which would read as a strong result.
+    """
     n = len(d)
-    if n < 2:
+    if n < MIN_T_CELLS:
         estimate = float(d.mean()) if n else _NAN
-        return TestResult(test, _NAN, _NAN, n, estimate, _NAN, _NAN, _NAN, COHEN_DZ,
-                          _join(note, f"n = {n} < 2: no variance estimate"))
+        return TestResult(test, _NAN, _NAN, n, estimate, _NAN, _NAN, cohens_dz(d), COHEN_DZ,
+                          _join(note, f"n = {n} < {MIN_T_CELLS} cells: too few for a t-test (descriptive only)"))
     mean, var = float(d.mean()), float(d.var(ddof=1))
     se = np.sqrt(var * var_factor)
     df = n - 1
@@ -141,7 +149,7 @@ def nadeau_bengio_ttest(differences, test_train_ratio: float, confidence: float 
     ``estimate`` is the mean difference; ``effect_size`` is Cohen's d_z (uncorrected sd).
 
     Zero variance: all differences 0 → statistic NaN, p = 1; all equal and nonzero → t = ±inf,
-    p = 0 (as ``scipy.stats.ttest_1samp``). Fewer than 2 cells → NaN statistic and p.
+    p = 0 (as ``scipy.stats.ttest_1samp``). Fewer than ``MIN_T_CELLS`` cells → NaN statistic and p.
 
     Repeated k-fold with fixed folds (seeds only change initialisation) is not a re-drawn
     resampling: average the seeds within each fold first and pass one difference per fold.
@@ -164,7 +172,7 @@ def paired_ttest(differences, confidence: float = 0.95) -> TestResult:
     _check_confidence(confidence)
     d, dropped = _clean(differences)
     note = _dropped_note(dropped)
-    if len(d) < 2 or d.std() == 0:
+    if len(d) < MIN_T_CELLS or d.std() == 0:
         return _t_from_se(d, 1.0 / max(len(d), 1), confidence, PAIRED_T, note)
     res = sps.ttest_1samp(d, 0.0)
     ci = res.confidence_interval(confidence)

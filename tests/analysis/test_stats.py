@@ -60,6 +60,10 @@ def test_nb_ttest_zero_variance_and_tiny_inputs():
     assert constant.statistic == np.inf and constant.pvalue == 0.0
     single = stats.nadeau_bengio_ttest([0.01], 0.25)
     assert math.isnan(single.pvalue) and single.n == 1
+    # two nearly equal differences would give t ≈ 100 on 1 df: no p-value below MIN_T_CELLS = 3
+    pair = stats.nadeau_bengio_ttest([0.090, 0.0901], 0.25)
+    assert math.isnan(pair.pvalue) and pair.estimate == pytest.approx(0.09005) and "too few" in pair.note
+    assert math.isnan(stats.paired_ttest([0.090, 0.0901]).pvalue)
     with_nan = stats.nadeau_bengio_ttest([0.02, np.nan, 0.03, 0.01, 0.04, 0.00], 0.25)
     assert with_nan.n == 5 and with_nan.statistic == pytest.approx(1.885618, abs=1e-6)
     assert "1 NaN cell(s) dropped" in with_nan.note

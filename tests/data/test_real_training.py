@@ -13,8 +13,8 @@ from hdfbench.data.export import export_dfew
 from hdfbench.data.synthetic import SyntheticDFER, SyntheticOptions
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
-from hdfbench.training.trainer import Hooks, train
-from tests.conftest import run_cli, tiny_config
+from hdfbench.training.trainer import train
+from tests.conftest import interrupt_after_epoch, run_cli, tiny_config
 
 SMALL = SyntheticOptions(n_clips=84, frames=6, size=32, n_subjects=8)
 
@@ -62,16 +62,8 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(tree, tmp_path):
     expected = train(spec(tree), straight)
     assert same(train(spec(tree), again), expected) and same(metrics(straight), metrics(again))
 
-    class Interrupt(Exception):
-        pass
-
-    def stop(record):
-        if record["epoch"] == 0:
-            raise Interrupt
-
     resumed = RunDir(tmp_path / "r")
-    with pytest.raises(Interrupt):
-        train(spec(tree), resumed, Hooks(on_epoch=stop))
+    interrupt_after_epoch(spec(tree), resumed, 0)
     assert same(train(spec(tree), resumed), expected) and same(metrics(resumed), metrics(straight))
     predictions = straight.read_predictions()
     assert "n_frames" in predictions.columns and (predictions["n_frames"] == 6).all()

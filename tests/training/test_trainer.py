@@ -9,7 +9,8 @@ from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec,
 from hdfbench.strategies.erm import ERM
 from hdfbench.training.rundir import RunDir, RunDirBusy
 from hdfbench.training.spec import RunSpec
-from hdfbench.training.trainer import Hooks, RunFailed, train
+from hdfbench.training.trainer import RunFailed, train
+from tests.conftest import interrupt_after_epoch
 
 
 def spec(seed=0, epochs=3, rule="best_val_uar") -> RunSpec:
@@ -47,16 +48,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
     straight = RunDir(tmp_path / "straight")
     expected = train(spec(epochs=4), straight)
 
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_epoch_1(record):
-        if record["epoch"] == 1:
-            raise Interrupt
-
     resumed = RunDir(tmp_path / "resumed")
-    with pytest.raises(Interrupt):
-        train(spec(epochs=4), resumed, Hooks(on_epoch=stop_after_epoch_1))
+    interrupt_after_epoch(spec(epochs=4), resumed, 1)
     assert resumed.checkpoint.exists() and not resumed.is_done
     # a record written after the last checkpoint (a crash between the two writes) is dropped on resume
     resumed.append_metrics({"epoch": 2, "train_loss": 123.0})
