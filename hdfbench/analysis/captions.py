@@ -40,7 +40,7 @@ def statistics_caption(table: pd.DataFrame, reference: str, alpha: float,
     for test in tests:
         rows = table[(table["test"] == test) & table["p"].notna()]
         if rows.empty:
-            sentences.append(f"{test}: no testable comparison (fewer than 2 paired cells)")
+            sentences.append(f"{test}: no testable comparison (too few paired cells; see the notes)")
             continue
         hits = rows[rows["significant"] == True]  # noqa: E712 (nullable boolean)
         names = [f"{r.variant} ({title(r.metric)}, {r.dataset}, Δ = {signed(r.estimate)} pp, "
