@@ -31,7 +31,7 @@ def recall_vs_frequency(analysis, out: Path, colours: dict) -> list[Figure]:
     """Per-class recall against training class frequency (log x), Spearman ρ per variant in the legend."""
     counts = train_class_counts(analysis.experiment)
     if counts.empty:
-        analysis.notes.append("imbalance plot skipped: training class counts not recorded nor recomputable")
+        analysis.notes.append("imbalance plot skipped: the runs did not record train_class_counts")
         return []
     freq = counts.groupby(["dataset", "class"], as_index=False)["count"].mean()
     recall = analysis.frames["per_class_recall"].merge(freq, on=["dataset", "class"])
