@@ -14,10 +14,11 @@ import av
 import numpy as np
 from PIL import Image
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-DFEW_SPLITS = SHARED / "dfew" / "EmoLabel_DataSplit"
-FERV_SPLITS = SHARED / "ferv39k" / "4_setups" / "All_scenes"
-MAFW_SPLITS = SHARED / "mafw" / "split" / "single" / "no_caption"
+#: The real split files (copied from the project's shared reference data; lists only, no frames).
+SPLIT_FILES = Path(__file__).resolve().parents[1] / "fixtures" / "splits"
+DFEW_SPLITS = SPLIT_FILES / "dfew" / "EmoLabel_DataSplit"
+FERV_SPLITS = SPLIT_FILES / "ferv39k" / "4_setups" / "All_scenes"
+MAFW_SPLITS = SPLIT_FILES / "mafw" / "split" / "single" / "no_caption"
 
 
 def grey(k: int) -> int:
