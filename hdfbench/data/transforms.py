@@ -1,4 +1,4 @@
-"""Spatial transforms of one clip, in torch: resize, random resized crop, flip, colour jitter.
+"""Spatial transforms of one clip, in torch: resize, random resized crop, flip, colour jitter (incl. hue).
 
 A clip is uint8 (T, H, W, 3). Training augmentation draws one parameter set per clip (the same
 crop, flip and jitter for every frame) from a NumPy generator, so it is reproducible per clip.
@@ -26,6 +26,11 @@ class AugmentOptions(StrictModel):
     brightness: float = Field(0.2, ge=0, le=1, description="brightness factor drawn from [1-b, 1+b]")
     contrast: float = Field(0.2, ge=0, le=1, description="contrast factor drawn from [1-c, 1+c]")
     saturation: float = Field(0.2, ge=0, le=1, description="saturation factor drawn from [1-s, 1+s]")
+    hue: float = Field(0.0, ge=0, le=0.5, description="hue rotation drawn from [-h, h] turns (0: off)")
+
+
+#: RGB → YIQ; a hue shift is a rotation of the (I, Q) chroma plane, which keeps luma Y.
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
 def _to_float(clip: np.ndarray) -> torch.Tensor:
@@ -68,6 +73,20 @@ def _jitter(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     return (x - grey) * s + grey
 
 
+def hue_matrices(turns: torch.Tensor) -> torch.Tensor:
+    """Return (B, 3, 3) RGB matrices rotating hue by ``turns`` (B,) of a full circle in YIQ space."""
+    cos, sin = torch.cos(2 * math.pi * turns), torch.sin(2 * math.pi * turns)
+    rotation = torch.zeros(len(turns), 3, 3)
+    rotation[:, 0, 0] = 1
+    rotation[:, 1, 1], rotation[:, 1, 2], rotation[:, 2, 1], rotation[:, 2, 2] = cos, -sin, sin, cos
+    return torch.linalg.inv(_YIQ) @ rotation @ _YIQ
+
+
+def _rotate_hue(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Return clips x (B, T, 3, H, W) with their hue rotated by ``turns`` (B,)."""
+    return torch.einsum("bij,btjhw->btihw", hue_matrices(turns), x)
+
+
 def _crop_resize_flip(clip: np.ndarray, size: int, opts: AugmentOptions, rng: np.random.Generator) -> torch.Tensor:
     top, left, h, w = crop_box(clip.shape[1], clip.shape[2], opts.crop_scale, opts.crop_ratio, rng)
     flip = rng.random() < opts.flip
@@ -84,7 +103,10 @@ def augment_batch(clips: list[np.ndarray], size: int, opts: AugmentOptions,
     x = torch.stack([_crop_resize_flip(c, size, opts, r) for c, r in zip(clips, rngs)])
     factors = torch.tensor([[r.uniform(1 - v, 1 + v) for v in (opts.brightness, opts.contrast, opts.saturation)]
                             for r in rngs], dtype=torch.float32)
-    x = _jitter(x, factors).clamp_(0, 255).round_().to(torch.uint8)
+    x = _jitter(x, factors)
+    if opts.hue > 0:
+        x = _rotate_hue(x, torch.tensor([r.uniform(-opts.hue, opts.hue) for r in rngs], dtype=torch.float32))
+    x = x.clamp_(0, 255).round_().to(torch.uint8)
     return x.permute(0, 1, 3, 4, 2).numpy()
 
 

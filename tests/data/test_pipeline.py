@@ -5,11 +5,12 @@ import multiprocessing as mp
 
 import numpy as np
 import pytest
+import torch
 
 from hdfbench.data import build_dataset
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.sampling import clip_rng, segment_indices
-from hdfbench.data.transforms import AugmentOptions, augment, crop_box, resize
+from hdfbench.data.transforms import AugmentOptions, augment, crop_box, hue_matrices, resize
 from tests.data.trees import dfew_tree, grey
 
 
@@ -58,6 +59,23 @@ def test_augment_is_deterministic_per_generator_and_one_set_per_clip():
     assert a.shape == (4, 16, 16, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert all(np.array_equal(a[0], a[t]) for t in range(4))
     assert not np.array_equal(a, augment(clip, 16, opts, np.random.default_rng(6)))
+
+
+def test_hue_rotation_keeps_grey_and_luma_and_turns_full_circle():
+    turns = torch.tensor([0.0, 0.25, 1.0])
+    m = hue_matrices(turns)
+    assert torch.allclose(m[0], torch.eye(3), atol=1e-5) and torch.allclose(m[2], torch.eye(3), atol=1e-4)
+    grey_pixel, red = torch.tensor([100.0, 100.0, 100.0]), torch.tensor([200.0, 30.0, 30.0])
+    assert torch.allclose(m[1] @ grey_pixel, grey_pixel, atol=1e-3)  # no chroma, nothing to rotate
+    luma = torch.tensor([0.299, 0.587, 0.114])
+    assert float(luma @ (m[1] @ red)) == pytest.approx(float(luma @ red), abs=1e-3)
+    assert not torch.allclose(m[1] @ red, red, atol=1.0)
+    clip = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    opts = AugmentOptions(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=0, brightness=0, contrast=0,
+                          saturation=0, hue=0.2)
+    shifted = augment(clip, 8, opts, np.random.default_rng(1))
+    assert not np.array_equal(shifted, clip)
+    assert np.array_equal(augment(clip, 8, opts.model_copy(update={"hue": 0.0}), np.random.default_rng(1)), clip)
 
 
 def test_flip_only_mirrors_and_resize_keeps_flat_images_flat():
