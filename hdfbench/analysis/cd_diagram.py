@@ -26,8 +26,11 @@ def draw_cd(ranks: pd.Series, cd: float, cliques: list[tuple[str, ...]], colours
     for r in range(lo, hi + 1):
         ax.vlines(r, 0, 0.15, color="black", lw=1)
         ax.text(r, 0.25, str(r), ha="center", va="bottom", fontsize=9)
-    ax.hlines(1.1, lo, lo + cd, color="black", lw=2)
-    ax.text(lo + cd / 2, 1.2, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=9)
+    # with few datasets the CD can exceed the whole rank range: draw the bar clipped and say so
+    bar = min(cd, hi - lo)
+    ax.hlines(1.1, lo, lo + bar, color="black", lw=2)
+    label = f"CD = {cd:.2f}" + (" (wider than the rank range)" if cd > hi - lo else "")
+    ax.text(lo + bar / 2, 1.2, label, ha="center", va="bottom", fontsize=9)
     half = (k + 1) // 2
     for i, (name, rank) in enumerate(order.items()):
         left = i < half
