@@ -71,7 +71,7 @@ class TemporalGate(nn.Module):
         self.frames = groups = frames
         self.robust = RobustFusion(frames, groups)
         self.fc_t = nn.Linear(frames, frames, bias=False)
-        self.query, self.key, self.value = (nn.Linear(groups, groups) for _ in range(3))
+        self.qkv = nn.Linear(groups, 3 * groups)  # the released Q, K, V Linear(S, S) layers, stacked
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         per_channel_mean = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
@@ -81,7 +81,7 @@ class TemporalGate(nn.Module):
         peak = F.adaptive_max_pool1d(per_channel_max, self.frames)
         r = self.robust(avg, peak)
         r = self.fc_t(r.transpose(1, 2)).transpose(1, 2)  # mixes frames
-        z = F.scaled_dot_product_attention(self.query(r), self.key(r), self.value(r))
+        z = F.scaled_dot_product_attention(*self.qkv(r).chunk(3, dim=-1))
         return torch.sigmoid(z.mean(-1))
 
 
@@ -121,10 +121,11 @@ class FrequencyGate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.dct(x.mean(2))
         spread = torch.linalg.vector_norm(u - u.mean((2, 3), keepdim=True), dim=(2, 3), keepdim=True)
-        sign = torch.sign(u)
-        adv = u + self.noise * self.amplitude * sign + self.perturbation_scale * self.spread_weight * spread * sign
-        mixed = (self.mix_clean * u + self.mix_adv * adv) / 2
-        sigma = torch.sqrt(mixed.var(1, keepdim=True) + 1e-6)
+        # U_adv = U + sign(U)·(n·a + 0.05·β·r); (α_f·U + β_f·U_adv)/2 gathered into one scale and one offset
+        offset = self.noise * self.amplitude + self.perturbation_scale * self.spread_weight * spread  # (B, 49, 1, 1)
+        mixed = ((self.mix_clean + self.mix_adv) * u + self.mix_adv * offset * torch.sign(u)) / 2
+        centred = mixed - mixed.mean(1, keepdim=True)  # unbiased variance over the 49 frequencies
+        sigma = torch.sqrt(centred.square().sum(1, keepdim=True) / (mixed.shape[1] - 1) + 1e-6)
         fitted = torch.tanh(self.tanh_alpha / (sigma + 1e-6) * mixed) * self.tanh_gamma + self.tanh_beta
         return self.attention(fitted)
 

@@ -94,7 +94,8 @@ def reference_dam(dam: DAM, x_time_first: torch.Tensor) -> torch.Tensor:
                 fused = rf.alpha * avg[b, t, k] + rf.beta * peak[b, t, k]
                 r[b, t, k] = torch.sigmoid(rf.gamma[t, k] * fused + rf.delta[t, k] * d - diff)
     r = torch.einsum("bts,ut->bus", r, tg.fc_t.weight)
-    q, k, v = tg.query(r), tg.key(r), tg.value(r)
+    w, b = tg.qkv.weight, tg.qkv.bias  # rows: Q, then K, then V (each a Linear(S, S))
+    q, k, v = (r @ w[i * s:(i + 1) * s].T + b[i * s:(i + 1) * s] for i in range(3))
     attention = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(s), dim=-1)
     gate = torch.sigmoid((attention @ v).mean(-1))
     x_t = x * gate[:, :, None, None, None] + x
