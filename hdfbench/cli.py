@@ -219,15 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from hdfbench.data import DataError
+    from hdfbench.registry import UnknownNameError
     from hdfbench.sweep.search import SearchFailed
 
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except UnknownNameError as exc:  # a name given on the command line (config names fail as ConfigError)
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SearchFailed as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -65,3 +65,12 @@ def test_analyze_writes_the_summary_table(tmp_path):
 def test_analyze_rejects_a_folder_without_runs(tmp_path):
     result = run_cli("analyze", str(tmp_path))
     assert result.returncode == 2 and "not an experiment results directory" in result.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["synth", "--format", "nosuch", "--out", "x"], "unknown export format 'nosuch'; allowed: dfew"),
+    (["inspect", "nosuch", "--root", "."], "unknown dataset 'nosuch'; allowed: dfew"),
+])
+def test_unknown_names_on_the_command_line_exit_2_without_a_traceback(argv, message, tmp_path):
+    result = run_cli(*argv)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
