@@ -65,9 +65,11 @@ def ablation_caption(table: pd.DataFrame, alpha: float) -> str:
     worst = rows.loc[rows["delta_estimate"].idxmin()]
     survive = rows[rows["delta_p_holm"] < alpha]
     metric = title(worst["delta_metric"])
+    n = int(worst["n_paired"])
+    interval = (f"NB-t 95 % CI {signed(worst['delta_ci_low'])} to {signed(worst['delta_ci_high'])} pp, n = {n}"
+                if pd.notna(worst["delta_ci_low"]) else f"n = {n}: too few paired cells for a CI")
     return (f"Largest change of test {metric} against the full model: {worst['variant']} "
-            f"{signed(worst['delta_estimate'])} pp (NB-t 95 % CI {signed(worst['delta_ci_low'])} to "
-            f"{signed(worst['delta_ci_high'])} pp, n = {int(worst['n_paired'])}); {len(survive)} of {len(rows)} "
+            f"{signed(worst['delta_estimate'])} pp ({interval}); {len(survive)} of {len(rows)} "
             f"differences survive Holm correction at α = {alpha}.")
 
 
