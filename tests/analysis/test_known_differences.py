@@ -82,3 +82,15 @@ def test_clip_level_for_a_single_cell(tmp_path):
     assert clip.loc["better", "significant"] and clip.loc["better", "n"] == 800
     assert not clip.loc["same", "significant"]
     assert "fewer than 2 paired" in analysis.frames["statistics"]["note"].iloc[0]
+
+
+def test_pairing_by_fold_averages_seeds_and_still_separates_the_two(known_dir, tmp_path):
+    analysis = compute(load_experiment(known_dir), Options(pair_by="fold", plots=False, mlflow=False), tmp_path)
+    table = analysis.frames["statistics"]
+    nb = table[table["test"] == stats.NB_T]
+    assert (nb["n"] == 5).all()  # one seed-averaged difference per fold
+    better, same = _rows(table, "better", stats.NB_T), _rows(table, "same", stats.NB_T)
+    assert (better["p_holm"] < 0.05).all() and not same["significant"].any()
+    by_cell = _rows(compute(load_experiment(known_dir), Options(plots=False, mlflow=False), tmp_path)
+                    .frames["statistics"], "better", stats.NB_T)
+    np.testing.assert_allclose(better["estimate"].to_numpy(), by_cell["estimate"].to_numpy())  # balanced cells
