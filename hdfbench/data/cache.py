@@ -5,17 +5,19 @@ Layout: ``<cache_dir>/<dataset>/<key>/params.json`` and ``<key>/clips/<clip>.npy
 parameter, so changing one of them reads and fills a fresh folder (the old one is left alone).
 Writes go to a unique temporary file renamed into place, so concurrent Ray trials filling the same
 clip never expose a partial file; the last rename wins and all copies are identical.
+``<key>/frame_counts.json`` remembers the frame count of each video file (keyed by its size and
+modification time), so later scans of the same data (every Ray trial's) do not open every video.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from hdfbench.fileio import atomic_write, atomic_write_json
 
 #: Bump when the decoding or the file format changes, so stale caches are not reused.
 CACHE_VERSION = 1
@@ -54,18 +56,28 @@ class ClipCache:
 
     def write(self, clip_id: str, frames: np.ndarray) -> None:
         """Store ``frames`` for ``clip_id`` atomically (temporary file, then rename)."""
-        self.clips_dir.mkdir(parents=True, exist_ok=True)
         params_file = self.dir / "params.json"
         if not params_file.exists():
-            self._atomic(params_file, lambda f: f.write(json.dumps(self.params, indent=2, default=str).encode()))
-        self._atomic(self.path(clip_id), lambda f: np.save(f, np.ascontiguousarray(frames, dtype=np.uint8)))
+            atomic_write_json(params_file, self.params)
+        atomic_write(self.path(clip_id), lambda tmp: _save_npy(tmp, frames))
 
-    @staticmethod
-    def _atomic(target: Path, write) -> None:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    @property
+    def frame_counts_file(self) -> Path:
+        """Return the file remembering video frame counts: {path: [size, mtime_ns, n_frames]}."""
+        return self.dir / "frame_counts.json"
+
+    def read_frame_counts(self) -> dict[str, list[int]]:
+        """Return the remembered video frame counts (empty if none, or if the file is unreadable)."""
         try:
-            with open(tmp, "wb") as f:
-                write(f)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return json.loads(self.frame_counts_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_frame_counts(self, counts: dict[str, list[int]]) -> None:
+        """Store the video frame counts atomically (concurrent writers: the last complete one wins)."""
+        atomic_write_json(self.frame_counts_file, counts)
+
+
+def _save_npy(path: Path, frames: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a temporary name
+        np.save(f, np.ascontiguousarray(frames, dtype=np.uint8))

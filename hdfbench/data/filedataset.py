@@ -130,7 +130,12 @@ class FileDataset(Dataset):
         """Return one row per clip listed in any split file: clip_id, source, n_frames, bad (reason or '')."""
         listed = pd.concat([self.rows(f, p) for f in self.folds for p in PARTS], ignore_index=True)
         first = listed.drop_duplicates("clip_id").set_index("clip_id")
-        records = [self._scan(clip_id, f"{row.file}:{row.line}") for clip_id, row in zip(first.index, first.itertuples())]
+        known = self.cache.read_frame_counts()
+        counts = dict(known)
+        records = [self._scan(clip_id, f"{row.file}:{row.line}", counts)
+                   for clip_id, row in zip(first.index, first.itertuples())]
+        if counts != known:
+            self.cache.write_frame_counts(counts)
         catalog = pd.DataFrame(records, columns=["clip_id", "source", "n_frames", "bad_file", "bad_reason"])
         bad_labels = listed[listed["label"] < 0]
         for row in bad_labels.itertuples():
@@ -144,13 +149,13 @@ class FileDataset(Dataset):
         """Return the labels the split files may use (defaults to the class names)."""
         return self.classes
 
-    def _scan(self, clip_id: str, listed_at: str) -> tuple:
+    def _scan(self, clip_id: str, listed_at: str, video_counts: dict[str, list[int]]) -> tuple:
         base = self.clip_base(clip_id)
         source = resolve_clip(base)
         if source is None:
             return clip_id, str(base), 0, str(base), f"clip folder (or video file) is missing (listed at {listed_at})"
         try:
-            return clip_id, str(source), count_frames(source), "", ""
+            return clip_id, str(source), _frame_count(source, video_counts), "", ""
         except MediaError as exc:
             return clip_id, str(source), 0, str(source), str(exc)
 
@@ -232,3 +237,18 @@ class FileDataset(Dataset):
     @classmethod
     def smoke_options(cls, options: dict) -> dict:
         return {**options, "frames": 4, "size": 32}
+
+
+def _frame_count(source: Path, video_counts: dict[str, list[int]]) -> int:
+    """Return the frame count of ``source``; a video's is taken from (and added to) ``video_counts``
+    while its size and modification time are unchanged (a folder is listed every time: it is cheap)."""
+    if source.is_dir():
+        return count_frames(source)
+    stat = source.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    known = video_counts.get(str(source))
+    if known is not None and known[:2] == stamp:
+        return known[2]
+    n = count_frames(source)
+    video_counts[str(source)] = [*stamp, n]
+    return n

@@ -169,3 +169,30 @@ def test_evaluation_clips_are_segment_centres_without_augmentation(root, tmp_pat
     clip = ds.clip_array(test, train=False)[[row]][0]
     assert abs(int(clip[0].mean()) - grey(1)) <= 2 and abs(int(clip[1].mean()) - grey(3)) <= 2
     assert np.array_equal(clip, ds.load_clips(test)[row])
+
+
+def test_video_frame_counts_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import os
+
+    import hdfbench.data.filedataset as filedataset
+    from tests.data.trees import mafw_tree
+
+    root = tmp_path / "MAFW"
+    _, videos = mafw_tree(root, videos=3)
+    opened = []
+    real = filedataset.count_frames
+    monkeypatch.setattr(filedataset, "count_frames", lambda p: opened.append(p) or real(p))
+    options = {"root": str(root), "frames": 4, "size": 16}
+    first = build_dataset("mafw", options, tmp_path / "cache").catalog
+
+    def videos_opened():
+        return [p for p in opened if p.suffix == ".mp4"]
+
+    assert len(videos_opened()) == 3
+    opened.clear()
+    again = build_dataset("mafw", options, tmp_path / "cache").catalog  # a new trial: no video opened
+    assert videos_opened() == [] and again.equals(first)
+    changed = sorted(root.glob("data/clips/*.mp4"))[0]
+    os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))
+    build_dataset("mafw", options, tmp_path / "cache").catalog
+    assert videos_opened() == [changed]
