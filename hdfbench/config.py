@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hdfbench.config_base import StrictModel
+from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
 
@@ -152,7 +152,7 @@ class ExperimentConfig(StrictModel):
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     ray: RaySpec = Field(default_factory=RaySpec)
     output_dir: str = "results"
-    cache_dir: str | None = Field(None, description="data cache; default $HDFBENCH_CACHE or ~/.cache/hdfbench")
+    cache_dir: LocalPath | None = Field(None, description="data cache; default $HDFBENCH_CACHE or ~/.cache/hdfbench")
 
     @field_validator("folds", "seeds")
     @classmethod

@@ -109,3 +109,17 @@ def test_resolved_config_round_trips(tmp_path):
     config = load_config(write(tmp_path, BASE))
     dumped = write(tmp_path, yaml.safe_dump(config.model_dump(mode="json")))
     assert load_config(dumped) == config
+
+
+def test_relative_paths_become_absolute_in_the_run_specs(tmp_path, monkeypatch):
+    """Ray trials run in their own directories: data roots, weights and the cache must not be relative."""
+    from hdfbench.sweep.grid import expand
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HDFBENCH_CACHE", "cache-here")
+    config = load_config(EXPERIMENTS / "dfew_synthetic.yaml",
+                         ["model.options.pretrained=weights/x3d.pyth"])
+    spec = expand(config)[0]
+    assert spec.dataset.options["root"] == str(tmp_path / "data" / "dfew_synthetic")
+    assert spec.model.options["pretrained"] == str(tmp_path / "weights" / "x3d.pyth")
+    assert spec.cache_dir == str(tmp_path / "cache-here")

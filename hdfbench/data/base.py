@@ -96,8 +96,8 @@ DATASETS: Registry[type[Dataset]] = Registry("dataset", "hdfbench.datasets", Dat
 def default_cache_dir() -> Path:
     """Return the data cache root: ``$HDFBENCH_CACHE``, else ``$XDG_CACHE_HOME/hdfbench``."""
     if os.environ.get("HDFBENCH_CACHE"):
-        return Path(os.environ["HDFBENCH_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hdfbench"
+        return Path(os.environ["HDFBENCH_CACHE"]).expanduser().resolve()
+    return (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hdfbench").expanduser().resolve()
 
 
 def build_dataset(name: str, options: dict, cache_dir: str | Path | None = None) -> Dataset:

@@ -20,6 +20,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
+from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
@@ -32,7 +33,7 @@ SPLIT_SPELLINGS = ("{part}(single-labeled)", "{part}(single_labeled)")
 class DFEWOptions(FileOptions):
     """Options of the DFEW loader."""
 
-    root: str = Field(description="folder holding Clip/ and EmoLabel_DataSplit/")
+    root: LocalPath = Field(description="folder holding Clip/ and EmoLabel_DataSplit/")
     frames_dir: Literal["16f", "all"] = Field("16f", description="Clip/clip_224x224_16f or Clip/clip_224x224")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field
 
+from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
@@ -27,7 +28,7 @@ FERV39K_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "F
 class FERV39kOptions(FileOptions):
     """Options of the FERV39k loader."""
 
-    root: str = Field(description="folder holding 2_ClipsforFaceCrop/ and 4_setups/")
+    root: LocalPath = Field(description="folder holding 2_ClipsforFaceCrop/ and 4_setups/")
 
 
 @DATASETS.register("ferv39k")

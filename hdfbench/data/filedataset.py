@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from hdfbench.config_base import StrictModel
+from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.data.base import Dataset
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.clips import CachedClips
@@ -39,7 +39,7 @@ PARTS = ("train", "test")
 class FileOptions(StrictModel):
     """Options shared by every file-backed dataset (documented in docs/datasets.md)."""
 
-    root: str = Field(description="the dataset's top folder")
+    root: LocalPath = Field(description="the dataset's top folder")
     frames: int = Field(16, ge=1, description="frames per clip T")
     size: int = Field(112, ge=16, description="frame height and width after resizing")
     max_cached_frames: int | None = Field(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field
 
+from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
@@ -29,7 +30,7 @@ CLIP_FOLDERS = ("data/frames", "data/faces", "data/clips")
 class MAFWOptions(FileOptions):
     """Options of the MAFW loader."""
 
-    root: str = Field(description="folder holding split/ and data/")
+    root: LocalPath = Field(description="folder holding split/ and data/")
 
 
 @DATASETS.register("mafw")

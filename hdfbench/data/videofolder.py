@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import Field
 from sklearn.model_selection import StratifiedKFold
 
+from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
@@ -28,9 +29,9 @@ N_FOLDS = 5
 class VideoFolderOptions(FileOptions):
     """Options of the video-folder loader."""
 
-    root: str = Field(description="folder holding one sub-folder per class")
+    root: LocalPath = Field(description="folder holding one sub-folder per class")
     classes: list[str] | None = Field(None, description="class order (default: sorted class folder names)")
-    metadata_csv: str | None = Field(None, description="CSV with clip_id and metadata columns (optional fold)")
+    metadata_csv: LocalPath | None = Field(None, description="CSV with clip_id and metadata columns (optional fold)")
     group_fields: list[str] = Field(default_factory=list, description="metadata columns usable as groups")
     split_seed: int = Field(0, description="seed of the stratified folds when the CSV has no fold column")
 

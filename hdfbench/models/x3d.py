@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from hdfbench.config_base import StrictModel
+from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.models.backbone import BACKBONES, Backbone
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
 
@@ -31,7 +31,7 @@ class X3DOptions(StrictModel):
     depth_factor: float | None = Field(None, gt=0)
     head_dim_out: int | None = Field(None, gt=0)
     dropout: float = Field(0.5, ge=0, lt=1)
-    pretrained: str | None = Field(None, description="local path to pytorchvideo X3D weights")
+    pretrained: LocalPath | None = Field(None, description="local path to pytorchvideo X3D weights")
 
 
 class X3D(Backbone):

@@ -12,6 +12,7 @@ from hdfbench.training.spec import RunSpec
 def expand(config: ExperimentConfig) -> list[RunSpec]:
     """Return one ``RunSpec`` per (dataset, fold, seed, strategy) cell, with defaults resolved."""
     from hdfbench.data import DATASETS
+    from hdfbench.data.base import default_cache_dir
     from hdfbench.models import BACKBONES
 
     backbone = BACKBONES.get(config.model.backbone)
@@ -27,6 +28,7 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
             fold=fold, seed=seed,
             strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label, "search": None}),
             model=model, training=config.training, selection=config.selection,
-            cache_dir=config.cache_dir, threads=max(1, int(config.resources.cpu)),
+            # resolved here: trials run in their own directories, where $HDFBENCH_CACHE may not point
+            cache_dir=config.cache_dir or str(default_cache_dir()), threads=max(1, int(config.resources.cpu)),
         ))
     return specs
