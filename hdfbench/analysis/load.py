@@ -1,8 +1,7 @@
 """Reading an experiment results directory for analysis, partial sweeps included.
 
-``summary.csv`` is the fast path: a row is reused when its run is still ``done`` and its ``done``
-marker is not newer than summary.csv; only the other finished runs are recomputed from their
-predictions (``sweep.results.summary_row``), and summary.csv is rewritten when anything changed.
+``summary.csv`` is the fast path: ``sweep.results.write_summary`` reuses a row while its run's
+``done`` marker is not newer than the file and recomputes only the other finished runs.
 Per-cell facts that are identical for every run of a (dataset, fold) — training and test sizes,
 class support — are read from one run of that cell only.
 """
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hdfbench.fileio import atomic_write
-from hdfbench.sweep.results import SUMMARY_COLUMNS, read_run_list, run_dir, summary_row
+from hdfbench.sweep.results import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -79,47 +76,6 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _mtime(path: Path) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except FileNotFoundError:
-        return None
-
-
-def refresh_summary(experiment_dir: Path) -> tuple[pd.DataFrame, list[str], int]:
-    """Return (summary of the current sweep's finished runs, unfinished run ids, rows recomputed).
-
-    Rows of summary.csv are kept when their run's ``done`` is not newer than the file; the rest are
-    recomputed from predictions, and summary.csv is rewritten if any row was added or dropped.
-    """
-    experiment_dir = Path(experiment_dir)
-    path = experiment_dir / "summary.csv"
-    stamp = _mtime(path)
-    try:
-        cached = pd.read_csv(path) if stamp is not None else pd.DataFrame()
-    except pd.errors.EmptyDataError:
-        cached = pd.DataFrame()
-    cached = cached.set_index("run_id", drop=False) if "run_id" in cached else pd.DataFrame()
-    keep, fresh, missing = [], [], []
-    for run_id in read_run_list(experiment_dir):
-        done = _mtime(experiment_dir / "runs" / run_id / "done")
-        if done is None:
-            missing.append(run_id)
-        elif run_id in cached.index and done <= stamp:
-            keep.append(run_id)
-        else:
-            fresh.append(summary_row(run_dir(experiment_dir, run_id)))
-    frame = pd.concat([cached.loc[keep], pd.DataFrame(fresh)], ignore_index=True) if fresh else cached.loc[keep]
-    frame = frame.reset_index(drop=True)
-    if frame.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS), missing, 0
-    ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
-    frame = frame[ordered].sort_values(["dataset", "variant", "fold", "seed"], ignore_index=True)
-    if fresh or len(keep) != len(cached):
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    return frame, missing, len(fresh)
-
-
 def _one_run_per_split(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["dataset", "fold"])[["dataset", "fold", "run_id", "n_test"]]
 
@@ -150,7 +106,7 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
     path = Path(experiment_dir)
     if not (path / "runs").is_dir():
         raise ResultsError(f"{path} is not an experiment results directory (no runs/ inside)")
-    summary, missing, refreshed = refresh_summary(path)
+    _, summary, missing, refreshed = write_summary(path)
     experiment = Experiment(path=path, summary=summary, missing=missing, refreshed=refreshed,
                             config=_read_yaml(path / "config.yaml"), sweep=_read_json(path / "sweep.json"))
     if len(summary):

@@ -282,7 +282,7 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
                 reason = run.failed.read_text() if run.failed.exists() else f"{type(result.error).__name__}: {result.error}"
                 outcome.failed[run_id] = _first_line_reason(reason)
         outcome.interrupted = len(outcome.finished) + len(outcome.failed) < len(pending)
-    outcome.summary_path, _, _ = results.write_summary(experiment_dir)
+    outcome.summary_path, *_ = results.write_summary(experiment_dir)
     return outcome
 
 

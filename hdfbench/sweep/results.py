@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -63,25 +64,48 @@ def summary_row(run: RunDir) -> dict:
     return row
 
 
-def collect_summary(experiment_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Return (summary of the finished runs of the current sweep, ids of its unfinished runs)."""
-    rows, missing = [], []
+def _mtime(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _read_summary(path: Path) -> pd.DataFrame:
+    """Return the rows of an existing summary.csv indexed by run id (empty if there is none)."""
+    try:
+        cached = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+    return cached.set_index("run_id", drop=False) if "run_id" in cached else pd.DataFrame()
+
+
+def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], int]:
+    """Bring ``summary.csv`` up to date; return (path, table, unfinished run ids, rows computed).
+
+    The table has one row per finished run of the current sweep. A row of the existing file is
+    reused while its run's ``done`` marker is not newer than the file; the other finished runs are
+    computed from their saved predictions. The file is rewritten (atomically) only when a row was
+    computed or dropped, or when it did not exist.
+    """
+    path = Path(experiment_dir) / "summary.csv"
+    stamp, cached = _mtime(path), _read_summary(path)
+    keep, fresh, missing = [], [], []
     for run_id in read_run_list(experiment_dir):
         run = run_dir(experiment_dir, run_id)
-        if run.is_done:
-            rows.append(summary_row(run))
-        else:
+        done = _mtime(run.done)
+        if done is None:
             missing.append(run_id)
-    frame = pd.DataFrame(rows)
+        elif run_id in cached.index and done <= stamp:
+            keep.append(run_id)
+        else:
+            fresh.append(summary_row(run))
+    frame = pd.concat([cached.loc[keep], pd.DataFrame(fresh)], ignore_index=True) if fresh else cached.loc[keep]
     if frame.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS), missing
-    ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
-    return frame[ordered].sort_values(["dataset", "variant", "fold", "seed"], ignore_index=True), missing
-
-
-def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str]]:
-    """Rewrite ``summary.csv`` (atomically) from the run directories; return (path, table, missing)."""
-    frame, missing = collect_summary(experiment_dir)
-    path = Path(experiment_dir) / "summary.csv"
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    return path, frame, missing
+        frame = pd.DataFrame(columns=SUMMARY_COLUMNS)
+    else:
+        ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
+        frame = frame[ordered].sort_values(["dataset", "variant", "fold", "seed"], ignore_index=True)
+    if stamp is None or fresh or len(keep) != len(cached):
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return path, frame, missing, len(fresh)
