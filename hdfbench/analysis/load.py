@@ -67,6 +67,10 @@ class Experiment:
         """Return the folder of run ``run_id``."""
         return self.path / "runs" / run_id
 
+    def run_config(self, run_id: str) -> dict:
+        """Return the config.json of run ``run_id`` (empty if it has none)."""
+        return _read_json(self.run_path(run_id) / "config.json")
+
 
 def _read_yaml(path: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
@@ -89,7 +93,7 @@ def read_splits(experiment: Experiment, folds_per_dataset: dict[str, int] | None
     """
     rows = []
     for _, row in _one_run_per_split(experiment.summary).iterrows():
-        config = _read_json(experiment.run_path(row["run_id"]) / "config.json")
+        config = experiment.run_config(row["run_id"])
         n_train, n_test = config.get("n_train"), config.get("n_test", row["n_test"])
         if n_train:
             ratio, source = n_test / n_train, "config.json n_test/n_train"
@@ -110,7 +114,7 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
     experiment = Experiment(path=path, summary=summary, missing=missing, refreshed=refreshed,
                             config=_read_yaml(path / "config.yaml"), sweep=_read_json(path / "sweep.json"))
     if len(summary):
-        first = _read_json(experiment.run_path(summary["run_id"].iloc[0]) / "config.json")
+        first = experiment.run_config(summary["run_id"].iloc[0])
         experiment.classes = first.get("classes") or [c.removeprefix("recall_") for c in summary
                                                        if c.startswith("recall_")]
         experiment.group_fields = first.get("group_fields") or [

@@ -6,7 +6,6 @@ deterministically (first cells in (fold, seed) order); captions state how many w
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -75,8 +74,3 @@ def training_curves(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
 
     frames = [f for f in _map(read, list(runs.itertuples())) if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def run_config(experiment: Experiment, run_id: str) -> dict:
-    """Return a run's config.json."""
-    return json.loads((experiment.run_path(run_id) / "config.json").read_text())

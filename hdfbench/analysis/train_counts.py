@@ -6,8 +6,6 @@ Every run records the class counts of its training split (after the inner valida
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from hdfbench.analysis.load import Experiment
@@ -21,8 +19,7 @@ def train_class_counts(experiment: Experiment) -> pd.DataFrame:
     rows = []
     cells = experiment.summary.drop_duplicates(["dataset", "fold", "seed"])
     for _, cell in cells.iterrows():
-        path = experiment.run_path(cell["run_id"]) / "config.json"
-        config = json.loads(path.read_text()) if path.exists() else {}
+        config = experiment.run_config(cell["run_id"])
         counts = config.get("train_class_counts")
         if not counts:
             continue
