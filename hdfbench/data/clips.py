@@ -16,7 +16,7 @@ import numpy as np
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.media import read_clip
 from hdfbench.data.sampling import clip_rng, segment_indices
-from hdfbench.data.transforms import AugmentOptions, augment, augment_batch, resize
+from hdfbench.data.transforms import AugmentOptions, augment_batch
 
 
 def _positions(index) -> np.ndarray:
@@ -58,15 +58,18 @@ class CachedClips:
         self.seed, self.epoch = seed, epoch
 
     def __getitem__(self, index) -> np.ndarray:
-        """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, size, size, 3)."""
+        """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, size, size, 3).
+
+        Cached frames are already ``size``², so only training augmentation changes them further.
+        """
         rows = np.arange(len(self))[index] if isinstance(index, slice) else _positions(index)
-        if self.train and self.augment is not None and self.augment.enabled and len(rows):
-            rngs = [clip_rng(self.seed, self.epoch, int(row)) for row in rows]
-            sampled = [self.sampled(int(row), rng) for row, rng in zip(rows, rngs)]
+        rngs = [clip_rng(self.seed, self.epoch, int(row)) if self.train else None for row in rows]
+        sampled = [self.sampled(int(row), rng) for row, rng in zip(rows, rngs)]
+        if self.train and self.augment is not None and self.augment.enabled and sampled:
             return augment_batch(sampled, self.size, self.augment, rngs)
         out = np.empty((len(rows), self.frames, self.size, self.size, 3), dtype=np.uint8)
-        for k, row in enumerate(rows):
-            out[k] = self.clip(int(row))
+        for k, clip in enumerate(sampled):
+            out[k] = clip
         return out
 
     def cached_frames(self, row: int) -> np.ndarray:
@@ -80,11 +83,3 @@ class CachedClips:
         """Return the T frames of clip ``row`` picked by TSN sampling (random with ``rng``, else centres)."""
         frames = self.cached_frames(row)
         return np.asarray(frames[segment_indices(len(frames), self.frames, rng)])
-
-    def clip(self, row: int) -> np.ndarray:
-        """Return clip ``row`` as uint8 (T, size, size, 3): sampled, and augmented when training."""
-        rng = clip_rng(self.seed, self.epoch, row) if self.train else None
-        clip = self.sampled(row, rng)
-        if rng is not None and self.augment is not None and self.augment.enabled:
-            return augment(clip, self.size, self.augment, rng)
-        return resize(clip, self.size)
