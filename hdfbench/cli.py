@@ -86,19 +86,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _dataset_options(args: argparse.Namespace) -> dict:
-    """Return the dataset options given by ``--root`` and ``--set KEY=VALUE`` (values parsed as YAML)."""
-    import yaml
+def _options(root: str | None, overrides: list[str]) -> dict:
+    """Return component options from ``root`` and ``--set KEY.PATH=VALUE`` items (values parsed as YAML)."""
+    from hdfbench.config import apply_overrides
 
-    from hdfbench.data import DataError
-
-    options = {"root": args.root} if args.root else {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DataError(f"--set expects KEY=VALUE, got '{item}'")
-        options[key] = yaml.safe_load(value)
-    return options
+    return apply_overrides({"root": root} if root else {}, overrides)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -111,7 +103,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from hdfbench.data.inspect import describe, render_text
 
     cls = DATASETS.get(args.dataset)
-    options = _dataset_options(args)
+    options = _options(args.root, args.set)
     if "on_bad_clip" in cls.Options.model_fields:
         options.setdefault("on_bad_clip", "skip")  # count bad clips instead of stopping at them
     try:
@@ -136,7 +128,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from hdfbench.data.synthetic import SyntheticOptions
 
     try:
-        opts = SyntheticOptions(**{**_dataset_options(argparse.Namespace(root=None, set=args.set)),
+        opts = SyntheticOptions(**{**_options(None, args.set),
                                    "n_clips": args.n_clips, "frames": args.frames, "size": args.size,
                                    "seed": args.seed})
     except ValidationError as exc:
