@@ -44,15 +44,8 @@ class DFEW(FileDataset):
     Options = DFEWOptions
     classes = DFEW_CLASSES
     folds = (1, 2, 3, 4, 5)
-
-    def check_root(self) -> Path:
-        root = Path(self.options.root).expanduser()
-        if not root.is_dir():
-            raise DataError(
-                f"DFEW data root '{root}' does not exist (datasets[].options.root); download DFEW and point "
-                "root at the folder holding Clip/ and EmoLabel_DataSplit/"
-            )
-        return root
+    title = "DFEW"
+    root_help = "download DFEW and point root at the folder holding Clip/ and EmoLabel_DataSplit/"
 
     @property
     def frames_root(self) -> Path:

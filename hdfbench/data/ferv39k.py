@@ -19,8 +19,7 @@ from pydantic import Field
 
 from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
-from hdfbench.data.errors import DataError
-from hdfbench.data.filedataset import FileDataset, FileOptions
+from hdfbench.data.filedataset import FileDataset, FileOptions, split_rows
 
 FERV39K_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
@@ -44,19 +43,9 @@ class FERV39k(FileDataset):
         return self.root / "4_setups" / "All_scenes" / f"{part}_All.csv"
 
     def read_split(self, path: Path) -> pd.DataFrame:
-        lines = path.read_text().splitlines()
-        rows = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 2 or fields[0].count("/") != 2:
-                raise DataError(f"{path}:{number}: expected 'Scene/Class/NNNN ClassName', got '{line}'")
-            rows.append((fields[0], fields[1], number, fields[0].split("/")[0]))
+        rows = [(clip, label, number, clip.split("/")[0]) for number, clip, label
+                in split_rows(path, "Scene/Class/NNNN ClassName", valid=lambda clip: clip.count("/") == 2)]
         return pd.DataFrame(rows, columns=["clip_id", "raw_label", "line", "scene"])
-
-    def label_index(self, raw: str) -> int | None:
-        return self.classes.index(raw) if raw in self.classes else None
 
     def clip_base(self, clip_id: str) -> Path:
         return self.root / "2_ClipsforFaceCrop" / clip_id

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,22 @@ log = logging.getLogger(__name__)
 #: How many bad clips an ``on_bad_clip: error`` message lists before "... and N more".
 LISTED_BAD_CLIPS = 20
 PARTS = ("train", "test")
+
+
+def split_rows(path: Path, expected: str, valid: Callable[[str], bool] = lambda clip: True
+               ) -> Iterator[tuple[int, str, str]]:
+    """Yield (line number, clip field, label field) of each non-empty line of a two-column split file.
+
+    A line with another shape, or whose clip field fails ``valid``, raises ``DataError`` naming
+    ``path:line`` and the ``expected`` form.
+    """
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 2 or not valid(fields[0]):
+            raise DataError(f"{path}:{number}: expected '{expected}', got '{line}'")
+        yield number, fields[0], fields[1]
 
 
 class FileOptions(StrictModel):
@@ -65,14 +82,18 @@ class FileDataset(Dataset):
     """A dataset of clips on disk listed by split files; see the module docstring."""
 
     Options = FileOptions
-    label_column = "raw_label"
+    #: How error messages name the dataset (default: its registered name) and what to do about a missing root.
+    title: ClassVar[str] = ""
+    root_help: ClassVar[str] = ""
 
     # --- what a subclass provides -------------------------------------------------------------
     def check_root(self) -> Path:
         """Return the data root; raise ``DataError`` naming the option if it does not exist."""
-        root = Path(self.options.root).expanduser()
+        root = Path(self.options.root)
         if not root.is_dir():
-            raise DataError(f"{self.name} data root '{root}' does not exist (datasets[].options.root)")
+            help_text = f"; {self.root_help}" if self.root_help else ""
+            raise DataError(f"{self.title or self.name} data root '{root}' does not exist "
+                            f"(datasets[].options.root){help_text}")
         return root
 
     def split_file(self, fold: int, part: str) -> Path:
@@ -84,8 +105,9 @@ class FileDataset(Dataset):
         raise NotImplementedError
 
     def label_index(self, raw: str) -> int | None:
-        """Return the class index of a raw label of the split files, or None if it is not a class."""
-        raise NotImplementedError
+        """Return the class index of a raw label of the split files, or None if it is not a class
+        (the default: labels are class names)."""
+        return self.classes.index(raw) if raw in self.classes else None
 
     def clip_base(self, clip_id: str) -> Path:
         """Return the frame folder of ``clip_id`` (a video ``<base>.<ext>`` next to it is accepted too)."""

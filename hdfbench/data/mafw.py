@@ -17,8 +17,7 @@ from pydantic import Field
 
 from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
-from hdfbench.data.errors import DataError
-from hdfbench.data.filedataset import FileDataset, FileOptions
+from hdfbench.data.filedataset import FileDataset, FileOptions, split_rows
 from hdfbench.data.media import resolve_clip
 
 #: The official order (MAFW README): the 7 basic expressions, then the 4 compound-ish ones.
@@ -45,18 +44,8 @@ class MAFW(FileDataset):
         return self.root / "split" / "single" / "no_caption" / f"set_{fold}" / f"{part}.txt"
 
     def read_split(self, path: Path) -> pd.DataFrame:
-        rows = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 2:
-                raise DataError(f"{path}:{number}: expected 'NNNNN.mp4 label-name', got '{line}'")
-            rows.append((Path(fields[0]).stem, fields[1], number))
+        rows = [(Path(clip).stem, label, number) for number, clip, label in split_rows(path, "NNNNN.mp4 label-name")]
         return pd.DataFrame(rows, columns=["clip_id", "raw_label", "line"])
-
-    def label_index(self, raw: str) -> int | None:
-        return self.classes.index(raw) if raw in self.classes else None
 
     def clip_base(self, clip_id: str) -> Path:
         bases = [self.root / folder / clip_id for folder in CLIP_FOLDERS]

@@ -79,7 +79,7 @@ class VideoFolder(FileDataset):
     def _with_metadata(self, table: pd.DataFrame) -> pd.DataFrame:
         if not self.options.metadata_csv:
             return table
-        path = Path(self.options.metadata_csv).expanduser()
+        path = Path(self.options.metadata_csv)
         if not path.is_file():
             raise DataError(f"metadata CSV {path} does not exist (datasets[].options.metadata_csv)")
         meta = pd.read_csv(path, dtype={"clip_id": str})
@@ -112,9 +112,6 @@ class VideoFolder(FileDataset):
         chosen["label"] = [self._label(v) for v in chosen["raw_label"]]
         chosen["file"] = str(self.root)
         return chosen.reset_index(drop=True)
-
-    def label_index(self, raw: str) -> int | None:
-        return self.classes.index(raw) if raw in self.classes else None
 
     def clip_base(self, clip_id: str) -> Path:
         return self.root / clip_id
