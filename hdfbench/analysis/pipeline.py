@@ -122,7 +122,7 @@ def _caption(analysis: Analysis) -> None:
 def write_tables(analysis: Analysis) -> None:
     """Write every computed table as CSV + Markdown + LaTeX into the output folder."""
     out, frames = analysis.out_dir / "tables", analysis.frames
-    write_summary_table(analysis.experiment.summary, analysis.out_dir)
+    write_summary_table(frames.get("main_table", pd.DataFrame()), analysis.out_dir)
     if "main_table" not in frames:
         return
     metrics = headline_metrics(analysis.experiment.summary)

@@ -14,16 +14,13 @@ from hdfbench.fileio import atomic_write, atomic_write_text
 METRICS = ("test_war", "test_uar", "worst_class_recall")
 
 
-def aggregate(summary: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per (dataset, variant): n runs and mean and std of each metric in ``METRICS``."""
-    if summary.empty:
+def aggregate(main: pd.DataFrame) -> pd.DataFrame:
+    """Return the compact columns of ``tables.main_table``'s output (n runs, mean and std of each
+    metric in ``METRICS``), one row per (dataset, variant) sorted by name."""
+    if main.empty:
         return pd.DataFrame(columns=["dataset", "variant", "n"])
-    grouped = summary.groupby(["dataset", "variant"], sort=True)
-    table = grouped.size().rename("n").to_frame()
-    for metric in METRICS:
-        table[f"{metric}_mean"] = grouped[metric].mean()
-        table[f"{metric}_std"] = grouped[metric].std(ddof=1)
-    return table.reset_index()
+    columns = ["dataset", "variant", "n", *(f"{m}_{s}" for m in METRICS for s in ("mean", "std"))]
+    return main[columns].sort_values(["dataset", "variant"], ignore_index=True)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -39,9 +36,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary_table(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
-    """Write ``summary_table.{csv,md}`` (the compact table of earlier versions) to ``out_dir``; return it."""
-    table = aggregate(summary)
+def write_summary_table(main: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Write ``summary_table.{csv,md}`` (the compact table of earlier versions) to ``out_dir``; return it.
+
+    ``main`` is ``tables.main_table``'s output (empty when no run has finished).
+    """
+    table = aggregate(main)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "summary_table.csv", lambda tmp: table.to_csv(tmp, index=False))
     atomic_write_text(out_dir / "summary_table.md", to_markdown(table))

@@ -19,10 +19,12 @@ def headline_metrics(summary: pd.DataFrame) -> list[str]:
     return [m for m in HEADLINE if m in summary] + groups
 
 
-def ordered(frame: pd.DataFrame, variants: list[str], column: str = "variant") -> pd.DataFrame:
-    """Return ``frame`` with rows sorted by dataset and by ``variants`` order in ``column``."""
+def ordered(frame: pd.DataFrame, variants: list[str], column: str = "variant",
+            keys: list[str] | None = None) -> pd.DataFrame:
+    """Return ``frame`` with rows sorted by ``keys`` (default: dataset, then ``column``), where
+    ``column`` follows the ``variants`` order."""
     rank = {v: i for i, v in enumerate(variants)}
-    keys = ["dataset", column] if "dataset" in frame else [column]
+    keys = keys or (["dataset", column] if "dataset" in frame else [column])
     return frame.sort_values(keys, key=lambda s: s.map(rank) if s.name == column else s, ignore_index=True)
 
 
@@ -55,9 +57,8 @@ def per_class_table(summary: pd.DataFrame, classes: list[str], support: pd.DataF
     total = support.groupby(["dataset", "class"], as_index=False)["support"].sum()
     table = table.merge(total, on=["dataset", "class"], how="left")
     table["class"] = pd.Categorical(table["class"], classes, ordered=True)
-    rank = {v: i for i, v in enumerate(variants)}
-    table = table.sort_values(["dataset", "class", "variant"], key=lambda s: s.map(rank) if s.name == "variant" else s)
-    return table[["dataset", "class", "support", "variant", "n", "recall_mean", "recall_std"]].reset_index(drop=True)
+    table = ordered(table, variants, keys=["dataset", "class", "variant"])
+    return table[["dataset", "class", "support", "variant", "n", "recall_mean", "recall_std"]]
 
 
 def per_class_difference(summary: pd.DataFrame, classes: list[str], reference: str,
@@ -74,6 +75,4 @@ def per_class_difference(summary: pd.DataFrame, classes: list[str], reference: s
              .agg(n="count", difference_mean="mean", difference_std="std").reset_index())
     table.insert(3, "reference", reference)
     table["class"] = pd.Categorical(table["class"], classes, ordered=True)
-    rank = {v: i for i, v in enumerate(variants)}
-    table = table.sort_values(["dataset", "variant", "class"], key=lambda s: s.map(rank) if s.name == "variant" else s)
-    return table.reset_index(drop=True)
+    return ordered(table, variants, keys=["dataset", "variant", "class"])
