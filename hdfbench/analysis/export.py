@@ -59,12 +59,16 @@ def number(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if np.isfinite(value) else ("+inf" if value > 0 else "-inf")
 
 
-def display_main(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Return the main table with ``mean ± std`` (%) cells."""
-    out = table[["dataset", "variant", "n", "n_folds", "n_seeds"]].copy()
+def _metric_cells(out: pd.DataFrame, table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Return ``out`` with a ``mean ± std`` (%) column per metric, from ``table``'s _mean/_std columns."""
     for metric in metrics:
         out[f"{title(metric)} (%)"] = [pct(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
     return out
+
+
+def display_main(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Return the main table with ``mean ± std`` (%) cells."""
+    return _metric_cells(table[["dataset", "variant", "n", "n_folds", "n_seeds"]].copy(), table, metrics)
 
 
 def display_statistics(table: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +91,7 @@ def display_statistics(table: pd.DataFrame) -> pd.DataFrame:
 
 def display_ablation(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Return the ablation table: metrics (%) and the paired Δ to the full model (pp, CI, p, Holm p)."""
-    out = table[["dataset", "family", "variant", "n"]].copy()
-    for metric in metrics:
-        out[f"{title(metric)} (%)"] = [pct(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
+    out = _metric_cells(table[["dataset", "family", "variant", "n"]].copy(), table, metrics)
     metric = title(table["delta_metric"].iloc[0])
     out[f"Δ {metric} vs full (pp)"] = table["delta_estimate"].map(signed)
     out["95% CI NB-t (pp)"] = [ci(lo, hi) for lo, hi in zip(table["delta_ci_low"], table["delta_ci_high"])]
@@ -102,21 +104,25 @@ def display_ablation(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return out
 
 
+def _by_variant(table: pd.DataFrame, cells: list[str], index: list[str]) -> pd.DataFrame:
+    """Return ``cells`` (one per row of ``table``) pivoted to one row per ``index`` and a column per
+    variant, in the table's variant order."""
+    wide = table.assign(cell=cells).pivot_table(index=index, columns="variant", values="cell", aggfunc="first",
+                                                sort=False, observed=True)
+    return wide[list(dict.fromkeys(table["variant"]))].reset_index().rename_axis(columns=None)
+
+
 def display_per_class(table: pd.DataFrame) -> pd.DataFrame:
     """Return class × variant recall (%, mean ± std) with the class's test support, one row per class."""
-    cells = table.assign(cell=[pct(m, s) for m, s in zip(table["recall_mean"], table["recall_std"])])
-    wide = cells.pivot_table(index=["dataset", "class", "support"], columns="variant", values="cell",
-                             aggfunc="first", sort=False, observed=True)
-    return wide[list(dict.fromkeys(table["variant"]))].reset_index().rename_axis(columns=None)
+    cells = [pct(m, s) for m, s in zip(table["recall_mean"], table["recall_std"])]
+    return _by_variant(table, cells, ["dataset", "class", "support"])
 
 
 def display_per_class_difference(table: pd.DataFrame) -> pd.DataFrame:
     """Return class × variant mean paired recall difference to the reference (pp)."""
-    cells = table.assign(cell=[f"{signed(m)} ± {100 * s:.1f}" if pd.notna(s) else signed(m)
-                               for m, s in zip(table["difference_mean"], table["difference_std"])])
-    wide = cells.pivot_table(index=["dataset", "class"], columns="variant", values="cell", aggfunc="first",
-                             sort=False, observed=True)
-    return wide[list(dict.fromkeys(table["variant"]))].reset_index().rename_axis(columns=None)
+    cells = [f"{signed(m)} ± {100 * s:.1f}" if pd.notna(s) else signed(m)
+             for m, s in zip(table["difference_mean"], table["difference_std"])]
+    return _by_variant(table, cells, ["dataset", "class"])
 
 
 @dataclass
