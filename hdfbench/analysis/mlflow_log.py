@@ -24,10 +24,7 @@ def tracking_uri(config: dict, experiment_dir: Path) -> str | None:
         return None
     if tracking.get("uri"):
         return tracking["uri"]
-    output_dir = Path(config.get("output_dir") or experiment_dir.parent)
-    if not output_dir.is_absolute():
-        output_dir = experiment_dir.parent  # a relative output_dir was relative to where `run` ran
-    db = output_dir / "mlflow.db"
+    db = experiment_dir.parent / "mlflow.db"  # the default store sits in output_dir, which holds <experiment>/
     return f"sqlite:///{db.resolve()}" if db.exists() else None
 
 
