@@ -1,6 +1,7 @@
-"""The ``hdfbench`` command line: run, validate, list, analyze, inspect, synth.
+"""The ``hdfbench`` command line: run, validate, list, analyze, inspect, synth, cluster check.
 
-Exit codes: 0 success; 1 a run failed; 2 bad input (config or data); 130 interrupted.
+Exit codes: 0 success; 1 a run failed; 2 bad input (config, data, or a cluster that fails its
+preflight); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hdfbench.cli_registries import registries
-from hdfbench.config import ConfigError, load_config, smoke
+from hdfbench.config import ConfigError, changed_settings, load_config, smoke
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -40,21 +41,40 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep, then write its summary."""
-    from hdfbench.sweep.ray_runner import run_sweep
+    from hdfbench.sweep.driver import run_sweep
 
     config = load_config(args.config, args.set)
     if args.smoke:
-        config = smoke(config)
+        config, original = smoke(config), config
+        print("smoke run; changed: " + "; ".join(changed_settings(original, config)))
     outcome = run_sweep(config, source=str(args.config), smoke=args.smoke)
     print(f"{len(outcome.finished)} runs finished, {outcome.skipped} skipped (already done), "
           f"{len(outcome.failed)} failed; summary: {outcome.summary_path}")
     for run_id, reason in outcome.mirror_errors.items():
         print(f"warning: {run_id}: {reason}", file=sys.stderr)
+    for run_id, count in outcome.retried.items():
+        print(f"note: {run_id} was retried {count} time{'s' * (count > 1)} (lost process or node; its "
+              "attempts.jsonl says where)")
     for run_id, reason in outcome.failed.items():
         print(f"FAILED {run_id}: {reason}", file=sys.stderr)
+    for run_id, reason in outcome.unfinished.items():
+        print(f"NOT FINISHED {run_id}: {reason}", file=sys.stderr)
     if outcome.interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
     return outcome.exit_code
+
+
+def cmd_cluster_check(args: argparse.Namespace) -> int:
+    """Run the preflight of a config's Ray cluster (or local Ray) alone and print what it found."""
+    from hdfbench.sweep.cluster import preflight
+    from hdfbench.sweep.grid import expand
+    from hdfbench.sweep.tuner import init_ray
+
+    config = load_config(args.config, args.set)
+    init_ray(config)
+    for line in preflight(config, expand(config)[0].cache_dir).lines():
+        print(line)
+    return EXIT_OK
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -203,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--no-mlflow", action="store_true", help="do not log the analysis to MLflow")
     analyze.set_defaults(func=cmd_analyze)
     add_data_commands(sub)
+    cluster = sub.add_parser("cluster", help="check the Ray cluster a config runs on")
+    cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
+    check = cluster_sub.add_parser("check", help="run the preflight alone: storage, code, data, devices on every node")
+    with_config(check)
+    check.set_defaults(func=cmd_cluster_check)
     return parser
 
 
@@ -212,11 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from hdfbench.data import DataError
     from hdfbench.registry import UnknownNameError
+    from hdfbench.sweep.errors import ClusterError
     from hdfbench.sweep.search import SearchFailed
 
     try:
         return args.func(args)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except UnknownNameError as exc:  # a name given on the command line (config names fail as ConfigError)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -96,17 +96,30 @@ class ModelSpec(StrictModel):
 
 
 class TrainingSpec(StrictModel):
-    """How each run trains."""
+    """How each run trains, and how it uses its device (the GPU settings are docs/cluster.md's recipe)."""
 
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when the trial was given a GPU, else CPU")
     num_workers: int = Field(0, ge=0)
     val_fraction: float = Field(0.1, gt=0, le=0.5)
     max_steps_per_epoch: int | None = Field(None, ge=1)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32")
+    channels_last: bool = Field(False, description="channels_last_3d memory format for the model and its clips")
+    pin_memory: Literal["auto"] | bool = Field("auto", description="page-locked batches (auto: on CUDA)")
+    persistent_workers: bool = Field(True, description="keep DataLoader workers across epochs (num_workers > 0)")
+    prefetch_factor: int = Field(2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)")
+    cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels for the fixed clip shape")
+
+    #: Fields added after run ids were first published: they enter a run's fingerprint only when set
+    #: away from their defaults, so existing run directories keep their ids and resume.
+    LATE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "precision", "channels_last", "pin_memory", "persistent_workers", "prefetch_factor", "cudnn_benchmark")
 
 
 class SelectionSpec(StrictModel):
@@ -123,17 +136,27 @@ class ResourcesSpec(StrictModel):
 
 
 class TrackingSpec(StrictModel):
-    """MLflow mirroring; ``uri`` defaults to ``sqlite:///<output_dir>/mlflow.db``."""
+    """MLflow mirroring; ``uri`` defaults to ``sqlite:///<output_dir>/mlflow.db``.
+
+    On a Ray cluster the documented store is an MLflow tracking server (``http://HOST:PORT``); a
+    sqlite file is accepted there only on the shared ``output_dir`` and with ``allow_shared_sqlite``.
+    """
 
     enabled: bool = True
     uri: str | None = None
+    allow_shared_sqlite: bool = Field(False, description="on a cluster, let every node write one sqlite file")
 
 
 class RaySpec(StrictModel):
-    """The Ray instance: local (address null) or an existing cluster."""
+    """The Ray instance: local (address null) or an existing cluster (``HOST:PORT`` of its head)."""
 
     address: str | None = None
     max_concurrent_trials: int | None = Field(None, ge=1)
+    max_failures: int = Field(2, ge=0, description="retries of a trial whose process or node was lost")
+    ship_code: bool = Field(True, description="send the hdfbench package to a cluster's nodes with each job")
+    py_modules: list[LocalPath] = Field(default_factory=list,
+                                        description="more local packages to send (plugins, module:Class files)")
+    preflight_timeout_s: float = Field(120, gt=0, description="how long each node may take to answer the preflight")
 
 
 class ExperimentConfig(StrictModel):
@@ -377,6 +400,37 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
     return problems, schemas
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    """Return the database file of a ``sqlite:///`` URI (None for other stores)."""
+    return Path(uri.removeprefix("sqlite:///")).resolve() if uri.startswith("sqlite:///") else None
+
+
+def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
+    """Return problems between settings that are each valid alone (device vs. resources, storage vs. cluster)."""
+    problems = []
+    if config.training.device == "cuda" and config.resources.gpu == 0:
+        problems.append(Problem(("training", "device"), "'cuda' needs resources.gpu > 0: Ray gives GPUs only to "
+                                "trials that ask for one (set resources.gpu: 1, or 0.5 to share a GPU)"))
+    if "://" in config.output_dir:
+        problems.append(Problem(("output_dir",), "must be a folder path on storage every node mounts (a shared "
+                                "filesystem); object-store URIs are not supported (docs/cluster.md)"))
+    if config.ray.address and config.ray.address.startswith("ray://"):
+        problems.append(Problem(("ray", "address"), "Ray Client (ray://) is not supported: run hdfbench on a "
+                                "node of the cluster and give the head's HOST:PORT (docs/cluster.md)"))
+    sqlite = _sqlite_path(config.tracking_uri()) if config.tracking.enabled else None
+    if config.ray.address and sqlite is not None:
+        shared = Path(config.output_dir).resolve()
+        if not config.tracking.allow_shared_sqlite:
+            problems.append(Problem(("tracking", "uri"), f"a sqlite store ({sqlite}) cannot be shared by the nodes "
+                                    "of a Ray cluster: run an MLflow tracking server and set tracking.uri: "
+                                    "http://HOST:PORT (docs/cluster.md), or set tracking.allow_shared_sqlite: true "
+                                    "with the file on the shared output_dir"))
+        elif not sqlite.is_relative_to(shared):
+            problems.append(Problem(("tracking", "uri"), f"the sqlite file {sqlite} is not under output_dir "
+                                    f"({shared}), the only path the preflight checks is shared by every node"))
+    return problems
+
+
 def parse_config(raw: Any, source: str = "<config>", text: str | None = None) -> ExperimentConfig:
     """Return the validated config for a raw mapping; raise ``ConfigError`` listing all problems."""
     index = _line_index(text) if text else {}
@@ -391,6 +445,8 @@ def parse_config(raw: Any, source: str = "<config>", text: str | None = None) ->
         problems += _pydantic_problems(exc)
     component_problems, component_schemas = _component_problems(raw)
     problems += component_problems
+    if config is not None:
+        problems += _consistency_problems(config)
     schemas.update(component_schemas)
     if problems:
         problems = [Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
@@ -450,3 +506,21 @@ def smoke(config: ExperimentConfig) -> ExperimentConfig:
         "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         "training": training, "resources": ResourcesSpec(cpu=1, gpu=0),
     })
+
+
+def changed_settings(before: ExperimentConfig, after: ExperimentConfig) -> list[str]:
+    """Return ``key.path: old → new`` for every setting that differs between two configs."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, loc: Loc) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in dict.fromkeys([*a, *b]):
+                walk(a.get(key), b.get(key), loc + (key,))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, loc + (i,))
+        elif a != b:
+            out.append(f"{format_loc(loc)}: {a} → {b}")
+
+    walk(before.model_dump(mode="json"), after.model_dump(mode="json"), ())
+    return out

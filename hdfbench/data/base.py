@@ -65,6 +65,14 @@ class Dataset:
         """Make ``split`` usable as cheaply as possible (no decoding where a dataset can avoid it)."""
         self.prepare()
 
+    def census(self) -> dict:
+        """Return a small summary of the data as this machine sees it, cheap to compute (no decoding).
+
+        The preflight compares it across the nodes of a cluster; equal censuses mean the nodes read
+        the same data. The default (data generated from the options) has nothing to compare.
+        """
+        return {}
+
     def bad_clips(self) -> list:
         """Return the bad clips found so far (those left out under ``on_bad_clip: skip``)."""
         return list(self.skipped)

@@ -190,6 +190,12 @@ class FileDataset(Dataset):
         """Check the root and split files and count every clip's frames, without decoding."""
         self.catalog  # noqa: B018  (builds and keeps the catalog)
 
+    def census(self) -> dict:
+        """Return the root and the numbers of listed clips, clips found and frames (a scan, no decoding)."""
+        catalog = self.catalog
+        return {"root": str(self.root), "listed": len(catalog), "found": int((catalog["n_frames"] > 0).sum()),
+                "frames": int(catalog["n_frames"].sum())}
+
     def prepare(self) -> None:
         """Check the root and split files, scan every clip, fill the cache, then apply ``on_bad_clip``."""
         self.fill_cache()

@@ -210,6 +210,10 @@ class SyntheticDFER(Dataset):
         except OSError:  # another process finished first; its copy is identical
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def census(self) -> dict:
+        """Return the generator key: the same options and code give the same clips on every node."""
+        return {"generated": cache_key(self.options), "clips": self.options.n_clips}
+
     def table(self) -> pd.DataFrame:
         """Return the metadata table of all clips (with a ``row`` column indexing clips.npy)."""
         path = self.data_dir / "meta.parquet"

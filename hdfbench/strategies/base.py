@@ -90,6 +90,27 @@ class Strategy(nn.Module):
         self.register_buffer("class_weights", weights)
         self.updating_state = True  # False while a two-pass method recomputes the loss at w + ε
         self.optimizer = self.build_optimizer(optimizer)
+        self.configure_compute("cpu", None, False)
+
+    def configure_compute(self, device_type: str, amp_dtype: torch.dtype | None, channels_last: bool) -> None:
+        """Run forward passes under autocast to ``amp_dtype`` (None: float32) on ``device_type``, and in
+        channels_last_3d memory format if ``channels_last`` (the model is converted here)."""
+        self.amp = (device_type, amp_dtype)
+        self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+        if channels_last:
+            self.model.to(memory_format=self.memory_format)
+
+    def model_outputs(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the model's (logits, features) for ``clips``, in float32.
+
+        The forward pass runs under the configured autocast; its outputs are cast back so that every
+        loss, SAM's perturbation and DSM's similarities are computed in float32.
+        """
+        device_type, dtype = self.amp
+        clips = clips.contiguous(memory_format=self.memory_format)
+        with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+            logits, features = self.model(clips)
+        return logits.float(), features.float()
 
     def build_optimizer(self, spec: OptimizerSpec) -> torch.optim.Optimizer:
         """Return the optimizer over every trainable parameter of this strategy."""
@@ -117,7 +138,7 @@ class Strategy(nn.Module):
 
     def forward_loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
         """Run the model on ``batch`` and return (loss, logs); raises on a non-finite loss."""
-        logits, features = self.model(batch.clips)
+        logits, features = self.model_outputs(batch.clips)
         loss, logs = self.compute_loss(logits, features, batch)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(f"non-finite training loss ({loss.item()})")
@@ -143,7 +164,7 @@ class Strategy(nn.Module):
     def predict(self, clips: torch.Tensor) -> torch.Tensor:
         """Return the logits (B, C) for ``clips`` in evaluation mode."""
         self.model.eval()
-        return self.model(clips)[0]
+        return self.model_outputs(clips)[0]
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Return everything needed to resume: module parameters and buffers, optimizer state."""

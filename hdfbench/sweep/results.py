@@ -43,24 +43,35 @@ def read_run_list(experiment_dir: Path) -> list[str]:
     return sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.exists() else []
 
 
+def final_metrics(run: RunDir) -> dict:
+    """Return a finished run's final metrics (selected epoch, val_* and test_*) from its saved predictions."""
+    config, done = run.read_config(), run.read_done()
+    classes, fields = config["classes"], config["group_fields"]
+    predictions = run.read_predictions()
+    val = evaluate_predictions(predictions[predictions["split"] == "val"], classes, fields, prefix="val_")
+    test = evaluate_predictions(predictions[predictions["split"] == "test"], classes, fields, prefix="test_")
+    return {"selected_epoch": done["selected_epoch"], **val, **test,
+            "bad_clips_skipped": done.get("bad_clips_skipped", 0)}
+
+
 def summary_row(run: RunDir) -> dict:
     """Return the summary row of a finished run, computed from its saved predictions."""
     config = run.read_config()
     spec, classes, fields = config["spec"], config["classes"], config["group_fields"]
-    predictions, done = run.read_predictions(), run.read_done()
-    val = evaluate_predictions(predictions[predictions["split"] == "val"], classes, fields, prefix="val_")
-    test = evaluate_predictions(predictions[predictions["split"] == "test"], classes, fields, prefix="test_")
+    done, final = run.read_done(), final_metrics(run)
     row = {
         "experiment": spec["experiment"], "dataset": spec["dataset"]["name"], "fold": spec["fold"],
         "seed": spec["seed"], "strategy": spec["strategy"]["name"], "variant": spec["strategy"]["variant"],
-        "selected_epoch": done["selected_epoch"], "val_uar": val["val_uar"], "val_war": val["val_war"],
-        "test_war": test["test_war"], "test_uar": test["test_uar"],
-        "worst_class_recall": test["test_worst_class_recall"],
+        "selected_epoch": final["selected_epoch"], "val_uar": final["val_uar"], "val_war": final["val_war"],
+        "test_war": final["test_war"], "test_uar": final["test_uar"],
+        "worst_class_recall": final["test_worst_class_recall"],
     }
-    row.update({f"recall_{c}": test[f"test_recall_{c}"] for c in classes})
-    row.update({f"worst_group_acc_{f}": test[f"test_worst_group_acc_{f}"] for f in fields})
-    row.update(n_test=test["test_n"], absent_classes=test["test_absent_classes"],
-               bad_clips_skipped=done.get("bad_clips_skipped", 0), run_id=config["run_id"])
+    row.update({f"recall_{c}": final[f"test_recall_{c}"] for c in classes})
+    row.update({f"worst_group_acc_{f}": final[f"test_worst_group_acc_{f}"] for f in fields})
+    row.update(n_test=final["test_n"], absent_classes=final["test_absent_classes"],
+               bad_clips_skipped=final["bad_clips_skipped"], device=done.get("device", ""),
+               precision=done.get("precision", ""), node_id=done.get("placement", {}).get("node_id", ""),
+               retries=done.get("retries", 0), run_id=config["run_id"])
     return row
 
 

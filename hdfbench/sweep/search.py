@@ -81,7 +81,7 @@ def define_by_run(search: SearchSpec, strategy: StrategySpec) -> Callable:
 
 def fingerprint(base: RunSpec, search: SearchSpec) -> str:
     """Return a hash of what determines a search's outcome (its base run and settings)."""
-    payload = {"base": base.model_dump(mode="json", exclude={"cache_dir", "threads"}),
+    payload = {"base": base.identity(),
                "search": search.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 

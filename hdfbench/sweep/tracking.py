@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from hdfbench.metrics import confusion
+from hdfbench.sweep.results import final_metrics
 from hdfbench.training.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class MlflowMirror:
         if self._id_file.exists():
             self.run_id = self._id_file.read_text().strip()
             self.client.update_run(self.run_id, status="RUNNING")
+            self._set_tags(self.tags)
             return
         run = self.client.create_run(
             self.experiment_id, run_name=str(self.tags["run_id"]),
@@ -104,6 +106,15 @@ class MlflowMirror:
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
         self.client.set_tag(self.run_id, "hdfbench.run_dir", str(self.run_dir.path.resolve()))
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Set (or update) tags of the run."""
+        self._guard("set_tags", self._set_tags, tags)
+
+    def _set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_metrics(self, record: dict[str, Any], step: int) -> None:
         """Log the numeric entries of ``record`` at ``step``."""
@@ -117,12 +128,28 @@ class MlflowMirror:
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
         self.client.log_batch(self.run_id, metrics=metrics)
 
-    def finish(self, final: dict[str, Any], classes: list[str]) -> None:
-        """Log the final metrics and artifacts (predictions, confusion matrix, config) and close the run."""
-        self._guard("finish", self._finish, final, classes)
+    def backfill(self, records: list[dict[str, Any]]) -> None:
+        """Log the epoch records that MLflow does not have yet (steps missing from its ``epoch`` history)."""
+        self._guard("backfill", self._backfill, records)
 
-    def _finish(self, final: dict[str, Any], classes: list[str]) -> None:
-        self._log_metrics({f"final_{k}": v for k, v in final.items()}, step=0)
+    def _backfill(self, records: list[dict[str, Any]]) -> None:
+        logged = {m.step for m in self.client.get_metric_history(self.run_id, "epoch")}
+        for record in records:
+            if record["epoch"] not in logged:
+                self._log_metrics(record, step=record["epoch"])
+
+    def finish(self) -> None:
+        """Log the final metrics and artifacts (predictions, confusion matrix, config) and close the run.
+
+        Everything comes from the finished run directory, so the driver can close a run whose trial
+        died after writing ``done``.
+        """
+        self._guard("finish", self._finish)
+
+    def _finish(self) -> None:
+        self._backfill(self.run_dir.read_metrics())
+        self._log_metrics({f"final_{k}": v for k, v in final_metrics(self.run_dir).items()}, step=0)
+        classes = self.run_dir.read_config()["classes"]
         predictions = self.run_dir.read_predictions()
         test = predictions[predictions["split"] == "test"]
         matrix = confusion(test["label"].to_numpy(), test["pred"].to_numpy(), len(classes))
@@ -132,10 +159,45 @@ class MlflowMirror:
             self.client.log_artifact(self.run_id, str(artifact))
         self.client.set_terminated(self.run_id, status="FINISHED")
 
-    def fail(self, reason: str) -> None:
-        """Mark the MLflow run failed, with the reason as a tag."""
-        self._guard("fail", self._fail, reason)
+    def fail(self, reason: str, status: str = "FAILED") -> None:
+        """End the MLflow run with ``status`` (FAILED or KILLED), the reason as a tag."""
+        self._guard("fail", self._fail, reason, status)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, status: str) -> None:
         self.client.set_tag(self.run_id, "hdfbench.failure", reason[:5000])
-        self.client.set_terminated(self.run_id, status="FAILED")
+        self.client.set_terminated(self.run_id, status=status)
+
+    def reopen(self) -> str | None:
+        """Attach to the run directory's existing MLflow run without changing it; return its status.
+
+        Returns None when the run directory has no MLflow run (or the store cannot be read).
+        """
+        if not self._id_file.exists():
+            return None
+        self.client, self.run_id = _client(self.uri), self._id_file.read_text().strip()
+        return self.client.get_run(self.run_id).info.status
+
+
+def reconcile(uri: str, run_dirs: dict[str, RunDir], failed: dict[str, str]) -> dict[str, str]:
+    """Bring the MLflow runs of a sweep in line with their run directories, after the trials ended.
+
+    A finished run not yet FINISHED in MLflow is finished from its directory; a run in ``failed``
+    still RUNNING is marked FAILED; any other unfinished run still RUNNING is marked KILLED.
+    Returns run id → problem for runs whose MLflow state could not be read.
+    """
+    problems = {}
+    for run_id, run_dir in run_dirs.items():
+        mirror = MlflowMirror(uri, "", run_dir, {})
+        try:
+            status = mirror.reopen()
+        except Exception as exc:  # a broken store must not hide the sweep's results
+            problems[run_id] = f"MLflow state not reconciled ({type(exc).__name__}: {exc})"
+            continue
+        if status is None:
+            continue
+        if run_dir.is_done and status != "FINISHED":
+            mirror.finish()
+        elif not run_dir.is_done and status == "RUNNING":
+            mirror.fail(failed.get(run_id, "the sweep ended before this run finished"),
+                        status="FAILED" if run_id in failed else "KILLED")
+    return problems

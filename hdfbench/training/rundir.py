@@ -3,7 +3,8 @@
 Layout: ``config.json`` (the run spec and class names), ``metrics.jsonl`` (one record per epoch),
 ``checkpoint.pt`` (everything needed to resume, rewritten atomically each epoch), ``best.pt``
 (weights of the selected epoch), ``predictions.parquet`` (per val/test clip: label, pred, logits,
-metadata), ``failed.json`` (why the last attempt failed) and ``done`` (written last).
+metadata), ``attempts.jsonl`` (where and when each attempt ran: node, host, GPUs, sweep),
+``failed.json`` (why the last attempt failed) and ``done`` (written last).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class RunDir:
     best = property(lambda self: self.path / "best.pt")
     predictions = property(lambda self: self.path / "predictions.parquet")
     failed = property(lambda self: self.path / "failed.json")
+    attempts = property(lambda self: self.path / "attempts.jsonl")
     done = property(lambda self: self.path / "done")
 
     @contextlib.contextmanager
@@ -98,9 +100,27 @@ class RunDir:
         """Return the per-clip predictions table."""
         return pd.read_parquet(self.predictions)
 
-    def mark_failed(self, reason: str) -> None:
-        """Record why the run failed."""
-        atomic_write_json(self.failed, {"reason": reason, "time": time.time()})
+    def mark_failed(self, reason: str, **details: Any) -> None:
+        """Record why the run failed (with ``details`` such as the sweep id or a traceback)."""
+        atomic_write_json(self.failed, {"reason": reason, "time": time.time(), **details})
+
+    def read_failed(self) -> dict | None:
+        """Return the failure record, or None if there is none (or it is unreadable)."""
+        try:
+            return json.loads(self.failed.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def record_attempt(self, info: dict) -> list[dict]:
+        """Append one attempt (where and when it runs) to attempts.jsonl; return every attempt so far."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.attempts.open("a") as f:
+            f.write(json.dumps(info, sort_keys=True) + "\n")
+        return self.read_attempts()
+
+    def read_attempts(self) -> list[dict]:
+        """Return every recorded attempt, oldest first."""
+        return read_jsonl(self.attempts)
 
     def mark_done(self, info: dict) -> None:
         """Write the ``done`` marker (JSON with the selected epoch and timings); the last write."""

@@ -23,10 +23,22 @@ class RunSpec(StrictModel):
     cache_dir: str | None = None
     threads: int = 1
 
-    def fingerprint(self) -> str:
-        """Return a short hash of the fields that affect results (not cache location or threads)."""
+    def identity(self) -> dict:
+        """Return the fields that determine the result, as JSON (not cache location or threads).
+
+        Training fields added later (``TrainingSpec.LATE_FIELDS``) count only when they differ from
+        their defaults, so a run keeps the id it had before they existed.
+        """
         payload = self.model_dump(mode="json", exclude={"cache_dir", "threads"})
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
+        defaults = TrainingSpec().model_dump(mode="json")
+        for name in TrainingSpec.LATE_FIELDS:
+            if payload["training"][name] == defaults[name]:
+                del payload["training"][name]
+        return payload
+
+    def fingerprint(self) -> str:
+        """Return a short hash of ``identity()``."""
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
 
     @property
     def run_id(self) -> str:

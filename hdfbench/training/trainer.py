@@ -25,6 +25,7 @@ from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
 from hdfbench.strategies import STRATEGIES, NonFiniteLossError, Strategy, TaskInfo
 from hdfbench.training import selection
+from hdfbench.training.device import autocast_dtype, describe_device, resolve_device
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 
@@ -55,15 +56,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    """Return the torch device for ``auto`` / ``cpu`` / ``cuda``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunFailed("training.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
 
 
 def _rng_state() -> dict:
@@ -115,11 +107,19 @@ def task_info(train_set: ClipSet, classes: tuple[str, ...], codes: dict[str, lis
 
 
 class Trainer:
-    """Runs one ``RunSpec`` into one ``RunDir``."""
+    """Runs one ``RunSpec`` into one ``RunDir``.
 
-    def __init__(self, spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None):
+    ``device`` overrides the spec's device choice (a Ray trial resolves it from the GPUs it holds);
+    ``run_info`` (where and in which attempt the run executes) goes into ``config.json`` and ``done``.
+    """
+
+    def __init__(self, spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None,
+                 device: torch.device | None = None, run_info: dict | None = None):
         self.spec, self.run_dir, self.hooks = spec, run_dir, hooks or Hooks()
-        self.device = resolve_device(spec.training.device)
+        self.device = device if device is not None else resolve_device(spec.training.device)
+        self.amp_dtype = autocast_dtype(spec.training.precision, self.device)
+        self.run_info = {"device": describe_device(self.device),
+                         "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."), **(run_info or {})}
         self.epoch: int | None = None
         self.resumed_from: list[int] = []
 
@@ -141,6 +141,7 @@ class Trainer:
         cls = STRATEGIES.get(spec.strategy.name)
         self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer,
                             spec.strategy.balance).to(self.device)
+        self.strategy.configure_compute(self.device.type, self.amp_dtype, spec.training.channels_last)
         self.train_set = train_set
         steps = -(-len(train_set) // spec.training.batch_size)
         self.steps_per_epoch = min(steps, spec.training.max_steps_per_epoch or steps)
@@ -200,6 +201,8 @@ class Trainer:
     def _run(self) -> dict:
         spec = self.spec
         torch.set_num_threads(max(1, spec.threads))
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = spec.training.cudnn_benchmark
         seed_everything(spec.seed)
         self._build()
         self.run_dir.write_config({
@@ -207,10 +210,10 @@ class Trainer:
             "classes": list(self.dataset.classes), "group_fields": list(self.fields),
             "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
             "train_class_counts": list(self.strategy.task.class_counts),
-            "bad_clips_skipped": len(self.dataset.skipped),
+            "bad_clips_skipped": len(self.dataset.skipped), **self.run_info,
         })
         start_epoch, best_score, best_epoch = self._resume()
-        self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch})
+        self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch, **self.run_info})
         for self.epoch in range(start_epoch, spec.training.epochs):
             record = {"epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0]}
             record.update(self._train_epoch(self.epoch))
@@ -235,12 +238,13 @@ class Trainer:
         skipped = len(self.dataset.skipped)
         final = {"selected_epoch": best_epoch, **val_metrics, **test_metrics, "bad_clips_skipped": skipped}
         self.run_dir.mark_done({"selected_epoch": best_epoch, "resumed_from_epochs": self.resumed_from,
-                                "bad_clips_skipped": skipped, "finished_at": time.time()})
+                                "bad_clips_skipped": skipped, "finished_at": time.time(), **self.run_info})
         self.run_dir.checkpoint.unlink(missing_ok=True)
         self.hooks.call("on_done", final)
         return final
 
 
-def train(spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None) -> dict:
+def train(spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None, device: torch.device | None = None,
+          run_info: dict | None = None) -> dict:
     """Run ``spec`` into ``run_dir`` (resuming if a checkpoint exists); return the final metrics."""
-    return Trainer(spec, run_dir, hooks).run()
+    return Trainer(spec, run_dir, hooks, device, run_info).run()

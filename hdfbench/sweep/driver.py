@@ -1,0 +1,127 @@
+"""Run a sweep: preflight, data, tracking, the search stage, the grid of runs as Ray Tune trials, summary.
+
+Resuming is independent of Tune's own experiment state: finished runs (``done`` marker) are
+skipped, and every other run resumes from its run directory's last checkpoint, so re-running the
+same command after Ctrl-C, kill -9 or a lost node finishes the sweep.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hdfbench.config import ExperimentConfig
+from hdfbench.sweep import results
+from hdfbench.sweep.grid import expand
+from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
+from hdfbench.training.rundir import RunDir
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did: run counts, failures and unfinished runs (run id → reason), retries."""
+
+    total: int
+    skipped: int
+    finished: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unfinished: dict[str, str] = field(default_factory=dict)
+    retried: dict[str, int] = field(default_factory=dict)
+    summary_path: Path | None = None
+    mirror_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        """Return whether some runs neither finished nor failed (the sweep was stopped)."""
+        return bool(self.unfinished)
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 on success, 1 if a run failed, 130 if the sweep was interrupted."""
+        return 1 if self.failed else (130 if self.interrupted else 0)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _unfinished_reason(run: RunDir) -> str:
+    """Return why a run that neither finished nor failed stopped where it did."""
+    epochs = run.read_metrics() if run.path.exists() else []
+    if not epochs:
+        return "not started (the sweep was stopped before this run began)"
+    return f"stopped after epoch {epochs[-1]['epoch']}; the next run of the command resumes it"
+
+
+def collect(experiment_dir: Path, pending: list[str], grid, sweep_id: str, outcome: SweepOutcome) -> None:
+    """Fill ``outcome`` from the run directories of ``pending`` and Tune's results (errors of lost trials)."""
+    from hdfbench.sweep.tuner import trial_run_id
+
+    errors = {trial_run_id(r): r.error for r in grid if r.error is not None}
+    for run_id in pending:
+        run = results.run_dir(experiment_dir, run_id)
+        mirror_error = run.path / MIRROR_ERROR_FILE
+        if mirror_error.exists():
+            outcome.mirror_errors[run_id] = mirror_error.read_text().strip()
+        attempts = [a for a in run.read_attempts() if a.get("sweep_id") == sweep_id]
+        if len(attempts) > 1:
+            outcome.retried[run_id] = len(attempts) - 1
+        failure = run.read_failed()
+        if run.is_done:
+            outcome.finished.append(run_id)
+        elif failure is not None and failure.get("sweep_id") == sweep_id:
+            outcome.failed[run_id] = failure["reason"]
+        elif run_id in errors:
+            outcome.failed[run_id] = f"{_first_line(errors[run_id])} (after {len(attempts)} attempts)"
+        else:
+            outcome.unfinished[run_id] = _unfinished_reason(run)
+
+
+def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = False, echo=print) -> SweepOutcome:
+    """Run every unfinished run of ``config``; return what happened (see ``SweepOutcome``)."""
+    from hdfbench.sweep import cluster
+    from hdfbench.sweep.provenance import record_sweep
+    from hdfbench.sweep.search_stage import run_searches
+    from hdfbench.sweep.tuner import init_ray, run_tuner, trial_base
+
+    experiment_dir = config.experiment_dir
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    specs = expand(config)
+    sweep_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    cache_dir = specs[0].cache_dir
+    init_ray(config)
+    for line in cluster.preflight(config, cache_dir).lines():
+        echo(line)
+    cluster.prepare_data([(d.name, d.options) for d in config.datasets], cache_dir)
+    prepared = cluster.prepare_on_nodes(config, cache_dir)
+    if prepared:
+        echo(f"data ready on {len(prepared)} more node{'s' * (len(prepared) > 1)}")
+    tracking = None
+    if config.tracking.enabled:
+        from hdfbench.sweep.tracking import init_experiment
+
+        uri = config.tracking_uri()
+        experiment_id = init_experiment(uri, config.experiment, experiment_dir.parent / "mlartifacts")
+        tracking = {"uri": uri, "experiment_id": experiment_id}
+    specs = run_searches(config, specs, tracking, sweep_id, echo)
+    record_sweep(config, source, sweep_id, specs, smoke)
+    pending = [s for s in specs if not results.run_dir(experiment_dir, s.run_id).is_done]
+    outcome = SweepOutcome(total=len(specs), skipped=len(specs) - len(pending))
+    echo(f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
+         f"(results in {experiment_dir})")
+    if pending:
+        runs = [trial_base(s, experiment_dir / "runs", tracking, "final", sweep_id) | {"run_id": s.run_id}
+                for s in pending]
+        grid = run_tuner(config, f"sweep-{sweep_id}", experiment_dir / "ray", runs,
+                         len(pending) * config.training.epochs)
+        collect(experiment_dir, [s.run_id for s in pending], grid, sweep_id, outcome)
+        if tracking:
+            from hdfbench.sweep.tracking import reconcile
+
+            run_dirs = {s.run_id: results.run_dir(experiment_dir, s.run_id) for s in pending}
+            outcome.mirror_errors.update(reconcile(tracking["uri"], run_dirs, outcome.failed))
+    outcome.summary_path, *_ = results.write_summary(experiment_dir)
+    return outcome

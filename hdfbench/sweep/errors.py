@@ -1,0 +1,5 @@
+"""Errors of the sweep layer that the command line reports as bad input (exit 2), importable without Ray."""
+
+
+class ClusterError(RuntimeError):
+    """The Ray cluster cannot run the sweep as configured; the message names the node and the problem."""

@@ -1,0 +1,126 @@
+"""Ray start-up and the Tune run of a list of runs (a grid) or of one searched base run.
+
+On a cluster (``ray.address``) the driver attaches to the running head and ships the hdfbench
+package (plus ``ray.py_modules``) to every node through Ray's runtime environment, so a node needs
+the dependencies but no checkout. Trials that lose their process or node are retried
+``ray.max_failures`` times; each retry resumes from the run directory on the shared ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+from tqdm.auto import tqdm
+
+from hdfbench._quiet import QUIET_ENV
+from hdfbench.config import ExperimentConfig
+from hdfbench.sweep.errors import ClusterError
+from hdfbench.sweep.provenance import package_dir
+from hdfbench.sweep.trial import run_trial
+from hdfbench.training.spec import RunSpec
+
+#: Seconds the driver waits for a TCP connection to a cluster's head before saying it is unreachable.
+CONNECT_TIMEOUT_S = 10
+
+
+class ClusterUnreachable(ClusterError):
+    """``ray.address`` does not answer; the message names the address."""
+
+
+def runtime_env(config: ExperimentConfig) -> dict[str, Any] | None:
+    """Return the job's runtime environment: the shipped packages and quiet settings (None when local)."""
+    if not config.ray.address:
+        return None
+    env: dict[str, Any] = {"env_vars": dict(QUIET_ENV)}
+    if config.ray.ship_code:
+        env["py_modules"] = [str(package_dir()), *config.ray.py_modules]
+        env["excludes"] = ["__pycache__/", "*.pyc"]
+    return env
+
+
+def _check_reachable(address: str) -> None:
+    """Raise ``ClusterUnreachable`` if nothing listens at ``HOST:PORT`` (``auto`` is left to Ray)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterUnreachable(f"ray.address {address}: no Ray head answers there ({exc}); start it with "
+                                 f"`ray start --head --port {port}` or fix the address") from None
+
+
+def init_ray(config: ExperimentConfig) -> None:
+    """Start a local Ray instance, or attach to the cluster at ``ray.address`` (shipping the code)."""
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
+                                  logging_level=logging.WARNING, configure_logging=True)
+    if config.ray.address:
+        _check_reachable(config.ray.address)
+        ray.init(address=config.ray.address, runtime_env=runtime_env(config), **kwargs)
+    else:
+        ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs)
+
+
+class Progress(tune.Callback):
+    """Advances a progress bar by epochs as trials report them."""
+
+    def __init__(self, total_epochs: int, epochs_per_run: int):
+        self.bar = tqdm(total=total_epochs, desc="sweep", unit="epoch", disable=None)
+        self.epochs_per_run = epochs_per_run
+        self.reported: dict[str, int] = {}
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.reported[trial.trial_id] = self.reported.get(trial.trial_id, 0) + 1
+        self.bar.update(1)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.bar.update(max(0, self.epochs_per_run - self.reported.get(trial.trial_id, 0)))
+
+    def on_experiment_end(self, trials, **info):
+        self.bar.close()
+
+
+def trial_base(spec: RunSpec, run_root: Path, tracking: dict | None, stage: str, sweep_id: str) -> dict[str, Any]:
+    """Return the ``run`` entry of a trial's config: the spec, where its run directory goes, tracking."""
+    return {"spec": spec.model_dump(mode="json"), "run_root": str(run_root.resolve()), "tracking": tracking,
+            "stage": stage, "sweep_id": sweep_id}
+
+
+def trial_run_id(result: Any) -> str:
+    """Return the run id of a Tune result: its trial folder's name (set to the run id for grid trials)."""
+    return Path(result.path).name
+
+
+def run_tuner(config: ExperimentConfig, name: str, storage: Path, runs: dict[str, Any] | list[dict[str, Any]],
+              total_epochs: int, search_alg: Any = None, num_samples: int = 1) -> tune.ResultGrid:
+    """Run trials on Ray Tune; ``runs`` is a list (a grid, one trial each) or one base (searched)."""
+    init_ray(config)
+    trainable = tune.with_resources(run_trial, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    is_grid = isinstance(runs, list)
+
+    def trial_name(trial) -> str:
+        return trial.config["run"].get("run_id") or f"trial-{trial.trial_id}"
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"run": tune.grid_search(runs) if is_grid else runs},
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
+            max_concurrent_trials=None if search_alg else config.ray.max_concurrent_trials,
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=name, storage_path=str(storage.resolve()), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=config.ray.max_failures),
+            callbacks=[Progress(total_epochs, config.training.epochs)],
+        ),
+    )
+    return tuner.fit()
