@@ -123,3 +123,26 @@ def test_relative_paths_become_absolute_in_the_run_specs(tmp_path, monkeypatch):
     assert spec.dataset.options["root"] == str(tmp_path / "data" / "dfew_synthetic")
     assert spec.model.options["pretrained"] == str(tmp_path / "weights" / "x3d.pyth")
     assert spec.cache_dir == str(tmp_path / "cache-here")
+
+
+def test_settings_that_contradict_each_other_are_reported_with_their_lines(tmp_path):
+    message = problems(tmp_path, BASE + "training:\n  device: cuda\nray:\n  address: 10.0.0.1:6379\n")
+    assert "c.yaml:7: training.device: 'cuda' needs resources.gpu > 0" in message
+    assert "tracking.uri: a sqlite store" in message and "run an MLflow tracking server" in message
+    outside = BASE + ("ray: {address: ray://h:10001}\ntracking: {uri: 'sqlite:////elsewhere/m.db', "
+                      "allow_shared_sqlite: true}\noutput_dir: s3://bucket/results\n")
+    message = problems(tmp_path, outside)
+    assert "ray.address: Ray Client (ray://) is not supported" in message
+    assert "tracking.uri: the sqlite file /elsewhere/m.db is not under output_dir" in message
+    assert "output_dir: must be a folder path on storage every node mounts" in message
+    fine = BASE + "ray: {address: '10.0.0.1:6379'}\ntracking: {uri: 'http://10.0.0.1:5000'}\n"
+    assert load_config(write(tmp_path, fine)).ray.max_failures == 2
+
+
+def test_smoke_says_what_it_changed():
+    from hdfbench.config import changed_settings
+
+    config = load_config(EXPERIMENTS / "dfew_sweep.yaml")
+    changes = changed_settings(config, smoke(config))
+    assert "training.device: cuda → cpu" in changes and "resources.gpu: 1.0 → 0.0" in changes
+    assert "folds: [1, 2, 3, 4, 5] → [1]" in changes

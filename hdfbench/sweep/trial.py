@@ -25,12 +25,15 @@ RETRYABLE = (OSError, RunDirBusy)
 
 
 def placement(sweep_id: str) -> dict[str, Any]:
-    """Return where this trial runs: Ray node id, host name, IP, the GPUs Ray gave it, pid, sweep, time."""
+    """Return where this trial runs: Ray node id, host name, IP, the GPUs Ray gave it, the hdfbench
+    package it imports (a checkout, an install or Ray's shipped copy), pid, sweep and start time."""
     import ray
+
+    from hdfbench.sweep.provenance import package_dir
 
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
             "ip": ray.util.get_node_ip_address(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-            "pid": os.getpid(), "sweep_id": sweep_id, "started_at": time.time()}
+            "code": str(package_dir()), "pid": os.getpid(), "sweep_id": sweep_id, "started_at": time.time()}
 
 
 def attempt_info(run_dir: RunDir, where: dict[str, Any]) -> dict[str, Any]:

@@ -56,10 +56,16 @@ def _check_reachable(address: str) -> None:
                                  f"`ray start --head --port {port}` or fix the address") from None
 
 
+def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
+    """Return False for Tune's "resume with Tuner.restore(...)" hint: hdfbench resumes by re-running the command."""
+    return "Tuner.restore" not in record.getMessage()
+
+
 def init_ray(config: ExperimentConfig) -> None:
     """Start a local Ray instance, or attach to the cluster at ``ray.address`` (shipping the code)."""
     if ray.is_initialized():
         return
+    logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.WARNING, configure_logging=True)
     if config.ray.address:

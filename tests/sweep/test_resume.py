@@ -2,6 +2,7 @@
 interrupted ones continue from their checkpoint, summary.csv has exactly one row per run."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,3 +65,30 @@ def test_kill_minus_9_then_rerun_resumes(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_reports_finished_unfinished_and_unstarted_runs(tmp_path):
+    path = tiny_config(
+        tmp_path, seeds=[0, 1, 2], ray={"max_concurrent_trials": 1},
+        training={"epochs": 6, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"},
+    )
+    runs_dir = tmp_path / "results" / "tiny" / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "hdfbench.cli", "run", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    wait_for_partial_sweep(runs_dir, proc)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "1 runs finished" in output and "Tuner.restore" not in output
+    assert "interrupted: run the same command again to resume" in output
+    assert re.search(r"NOT FINISHED synthetic-f1-s1-erm-\w+: stopped after epoch \d+; the next run", output)
+    assert re.search(r"NOT FINISHED synthetic-f1-s2-erm-\w+: not started", output)
+    summary = pd.read_csv(tmp_path / "results" / "tiny" / "summary.csv")
+    assert summary["seed"].tolist() == [0]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"]  # nothing left RUNNING

@@ -1,0 +1,56 @@
+"""The MLflow mirror: missed epochs are backfilled on resume; the driver closes runs whose trials died."""
+
+import pytest
+
+from hdfbench.sweep.tracking import MlflowMirror, init_experiment, reconcile
+from hdfbench.training.rundir import RunDir
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return uri, init_experiment(uri, "t", tmp_path / "artifacts")
+
+
+def run_dir(tmp_path, name, epochs):
+    run = RunDir(tmp_path / name)
+    for epoch in range(epochs):
+        run.append_metrics({"epoch": epoch, "val_uar": 0.1 * epoch})
+    return run
+
+
+def history(uri, run: RunDir):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    run_id = (run.path / "mlflow_run_id").read_text()
+    return client, run_id, [m.step for m in client.get_metric_history(run_id, "epoch")]
+
+
+def test_backfill_logs_only_the_epochs_mlflow_missed(tmp_path, store):
+    uri, experiment = store
+    run = run_dir(tmp_path, "r", epochs=3)
+    mirror = MlflowMirror(uri, experiment, run, {"run_id": "r"})
+    mirror.start({"a": 1})
+    mirror.log_metrics(run.read_metrics()[0], step=0)  # then "killed" after epoch 0's checkpoint
+    again = MlflowMirror(uri, experiment, run, {"run_id": "r"})
+    again.start({"a": 1})
+    again.backfill(run.read_metrics())
+    again.backfill(run.read_metrics())
+    assert history(uri, run)[2] == [0, 1, 2]
+
+
+def test_reconcile_marks_dead_trials_and_leaves_finished_runs(tmp_path, store):
+    uri, experiment = store
+    runs = {name: run_dir(tmp_path, name, epochs=1) for name in ("lost", "broken")}
+    for name, run in runs.items():
+        MlflowMirror(uri, experiment, run, {"run_id": name}).start({})
+    problems = reconcile(uri, runs | {"never": RunDir(tmp_path / "never")}, {"broken": "ValueError: bad"})
+    assert problems == {}
+    statuses = {}
+    for name, run in runs.items():
+        client, run_id, _ = history(uri, run)
+        info = client.get_run(run_id)
+        statuses[name] = (info.info.status, info.data.tags["hdfbench.failure"])
+    assert statuses == {"lost": ("KILLED", "the sweep ended before this run finished"),
+                        "broken": ("FAILED", "ValueError: bad")}
