@@ -1,5 +1,6 @@
 # hdfbench: `make run` (quickstart sweep) and `make test` (whole test suite).
-# Both create .venv with pip on first use and reinstall when pyproject.toml changes.
+# Both create .venv with pip on first use and reinstall when pyproject.toml or constraints.txt changes;
+# the install is the exact pinned set of constraints.txt.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,11 +14,11 @@ export RAY_AIR_NEW_OUTPUT ?= 0
 
 .PHONY: install run test clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing hdfbench and its pinned dependencies into $(VENV) (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
-		&& $(BIN)/python -m pip install -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+		&& $(BIN)/python -m pip install -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
 		|| { tail -n 40 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 

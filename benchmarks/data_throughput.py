@@ -6,11 +6,15 @@ read through the ``dfew`` loader at the quickstart settings (8 frames × 32², b
 - cold: clips/s decoding JPEG folders into an empty cache (``prepare``, ``decode_workers`` threads);
 - warm: clips/s of training batches from the cache (TSN sampling + augmentation, one process,
   through the trainer's DataLoader), and of evaluation batches (segment centres, no augmentation);
-- consumption: clips/s of ERM training steps on x3d_tiny (batches already in memory).
+- consumption: clips/s of ERM training steps (batches already in memory, moved to the device as
+  the trainer does: uint8, page-locked on CUDA, normalised there).
 
-Target (issue #4): warm ≥ 5 × consumption.
+Warm reading goes through the trainer's DataLoader, in-process or with ``--num-workers`` persistent
+workers. Target (issue #4): warm ≥ 5 × consumption.
 
     python benchmarks/data_throughput.py [--n-clips 400] [--threads 1] [--json out.json]
+    python benchmarks/data_throughput.py --frames 16 --size 112 --batch 32 --backbone x3d_s --device cuda \
+        --precision bf16 --num-workers 8
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import torch
 from hdfbench.config import OptimizerSpec
 from hdfbench.data import build_dataset
 from hdfbench.data.export import export_dfew
-from hdfbench.data.loader import ClipSet, make_loader
+from hdfbench.data.loader import ClipSet, make_loader, to_device
 from hdfbench.data.synthetic import SyntheticOptions
 from hdfbench.models import build_backbone
 from hdfbench.strategies import STRATEGIES
+from hdfbench.training.device import autocast_dtype
 from hdfbench.training.trainer import task_info
 
 TARGET = 5.0
@@ -41,30 +46,44 @@ def dfew(root: Path, cache: Path, args):
 
 
 def warm_rate(dataset, table, args, train: bool = True) -> float:
-    """Return clips/s of batches read from the cache over ``args.epochs`` epochs (augmented if ``train``)."""
-    clips = dataset.clip_array(table, train=train)
-    clip_set = ClipSet(clips, table, {})
+    """Return clips/s of batches read from the cache over ``args.epochs`` epochs (augmented if ``train``),
+    up to their normalised float form on the device."""
+    device = torch.device(args.device)
+    clip_set = ClipSet(dataset.clip_array(table, train=train), table, {})
+    loader = make_loader(clip_set, args.batch, shuffle=True, seed=0, num_workers=args.num_workers,
+                         pin_memory=device.type == "cuda", persistent_workers=True)
     start, n = time.perf_counter(), 0
     for epoch in range(args.epochs):
-        clips.set_epoch(0, epoch)
-        for batch in make_loader(clip_set, args.batch, shuffle=True, seed=epoch):
-            n += len(batch.labels)
+        loader.sampler.set_epoch(epoch)
+        for batch in loader:
+            n += len(to_device(batch, device).labels)
+    sync(device)
     return n / (time.perf_counter() - start)
 
 
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def consumption_rate(dataset, table, args) -> float:
-    """Return clips/s of ERM training steps (x3d_tiny) on batches already in memory."""
+    """Return clips/s of ERM training steps on batches already in memory (moved as the trainer moves them)."""
     torch.manual_seed(0)
+    device = torch.device(args.device)
     clip_set = ClipSet(dataset.clip_array(table, train=False), table, {})
-    batches = list(make_loader(clip_set, args.batch, shuffle=True, seed=0, drop_last=True))[: args.steps]
-    model = build_backbone("x3d_tiny", len(dataset.classes), args.frames, args.size, {})
+    batches = list(make_loader(clip_set, args.batch, shuffle=True, seed=0, drop_last=True,
+                               pin_memory=device.type == "cuda"))[: args.steps]
+    model = build_backbone(args.backbone, len(dataset.classes), args.frames, args.size, {})
     strategy = STRATEGIES.get("erm")(model, STRATEGIES.get("erm").Hparams(),
-                                     task_info(clip_set, dataset.classes, {}), OptimizerSpec())
+                                     task_info(clip_set, dataset.classes, {}), OptimizerSpec()).to(device)
+    strategy.configure_compute(device.type, autocast_dtype(args.precision, device), False)
     for batch in batches[:2]:
-        strategy.training_step(batch)
+        strategy.training_step(to_device(batch, device))
+    sync(device)
     start = time.perf_counter()
     for batch in batches:
-        strategy.training_step(batch)
+        strategy.training_step(to_device(batch, device))
+    sync(device)
     return len(batches) * args.batch / (time.perf_counter() - start)
 
 
@@ -97,6 +116,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="training steps timed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (quickstart trials get 1 CPU)")
     parser.add_argument("--decode-workers", type=int, default=2, help="threads decoding JPEGs (cold)")
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for warm reading")
+    parser.add_argument("--backbone", default="x3d_tiny", help="backbone of the consumption measurement")
+    parser.add_argument("--device", default="cpu", help="device of the consumption measurement (cpu or cuda)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"], help="autocast precision")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     result = measure(args)

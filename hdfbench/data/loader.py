@@ -1,11 +1,20 @@
-"""Mini-batches from uint8 clip arrays: normalised float clips (B, 3, T, H, W), labels, group codes."""
+"""Mini-batches of clips: uint8 on the host, normalised float (B, 3, T, H, W) on the device that trains.
+
+Batches travel as uint8 (B, T, H, W, 3) — a quarter of the bytes of float32, page-locked when
+``pin_memory`` — and ``to_device`` turns them into normalised float clips where they are used. The
+order of an epoch's clips is a pure function of (seed, epoch) (``EpochSampler``), and each index
+carries its epoch, so DataLoader workers that persist across epochs draw the same augmentations as
+a fresh loader would, and a resumed run sees the same batches as an uninterrupted one.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader, Sampler
 
 from hdfbench.strategies.base import Batch
 
@@ -15,9 +24,17 @@ STD = torch.tensor([0.225, 0.225, 0.225]).view(1, 3, 1, 1, 1)
 
 
 def to_float_clips(clips: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Return uint8 clips (B, T, H, W, 3) as normalised float32 (B, 3, T, H, W)."""
+    """Return uint8 clips (B, T, H, W, 3) as normalised float32 (B, 3, T, H, W) on the clips' device."""
     x = torch.as_tensor(clips).permute(0, 4, 1, 2, 3).float().div_(255.0)
-    return (x - MEAN) / STD
+    return (x - MEAN.to(x.device)) / STD.to(x.device)
+
+
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """Return ``batch`` on ``device`` with its uint8 clips normalised there (float clips are only moved)."""
+    moved = batch.to(device)
+    if moved.clips.dtype == torch.uint8:
+        moved.clips = to_float_clips(moved.clips)
+    return moved
 
 
 def group_codes(tables: list[pd.DataFrame], fields: tuple[str, ...]) -> dict[str, list[str]]:
@@ -26,13 +43,15 @@ def group_codes(tables: list[pd.DataFrame], fields: tuple[str, ...]) -> dict[str
 
 
 class ClipSet(torch.utils.data.Dataset):
-    """Clips with labels and integer group codes; fetched a whole batch at a time.
+    """Clips with labels and integer group codes; fetched a whole batch at a time as uint8.
 
-    ``clips`` is a uint8 array (N, T, H, W, 3) or a clip array (``Dataset.clip_array``) indexed the same way.
+    ``clips`` is a uint8 array (N, T, H, W, 3) or a clip array (``Dataset.clip_array``) indexed the
+    same way. Indices may be plain positions or ``(epoch, position)`` pairs from ``EpochSampler``;
+    the epoch (with ``seed``) selects a clip array's random draws, in whichever process reads it.
     """
 
-    def __init__(self, clips, table: pd.DataFrame, codes: dict[str, list[str]]):
-        self.clips = clips
+    def __init__(self, clips, table: pd.DataFrame, codes: dict[str, list[str]], seed: int = 0):
+        self.clips, self.seed = clips, seed
         self.labels = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
         self.groups = {
             field: torch.tensor(table[field].astype(str).map({v: i for i, v in enumerate(values)}).to_numpy())
@@ -42,29 +61,69 @@ class ClipSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitems__(self, indices: list[int]) -> Batch:
+    def __getitems__(self, indices: list) -> Batch:
+        if indices and isinstance(indices[0], tuple):
+            self.clips.set_epoch(self.seed, indices[0][0])
+            indices = [i for _, i in indices]
         index = np.asarray(indices)
-        return Batch(to_float_clips(self.clips[index]), self.labels[index], {k: v[index] for k, v in self.groups.items()})
+        clips = torch.from_numpy(np.ascontiguousarray(self.clips[index]))
+        return Batch(clips, self.labels[index], {k: v[index] for k, v in self.groups.items()})
+
+
+class EpochSampler(Sampler):
+    """The ``(epoch, index)`` pairs of one epoch, a pure function of ``seed + epoch``.
+
+    ``shuffle`` draws a permutation, ``class_balanced`` draws len(labels) clips with replacement with
+    every class equally likely; otherwise the order is the table's. The draws are those a fresh
+    ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))`` or
+    ``WeightedRandomSampler`` with that generator made, so orders match earlier releases. ``limit``
+    keeps the first ``limit`` indices (steps per epoch × batch size).
+    """
+
+    def __init__(self, labels: torch.Tensor, seed: int, shuffle: bool = True, class_balanced: bool = False,
+                 limit: int | None = None):
+        self.labels, self.seed, self.shuffle, self.class_balanced = labels, seed, shuffle, class_balanced
+        self.limit = min(limit, len(labels)) if limit is not None else len(labels)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order the next iteration yields."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.limit
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """Return the indices of ``epoch`` (before ``limit``)."""
+        n = len(self.labels)
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        if self.class_balanced:
+            weights = (1.0 / torch.bincount(self.labels).double().clamp_min(1))[self.labels]
+            return torch.multinomial(weights, n, replacement=True, generator=generator)
+        if not self.shuffle:
+            return torch.arange(n)
+        torch.empty((), dtype=torch.int64).random_(generator=generator)  # the draw DataLoader took for its workers
+        return torch.randperm(n, generator=generator)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        return ((epoch, i) for i in self.order(epoch)[: self.limit].tolist())
+
+
+def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
+                drop_last: bool = False, class_balanced: bool = False, limit: int | None = None,
+                pin_memory: bool = False, persistent_workers: bool = False, prefetch_factor: int = 2) -> DataLoader:
+    """Return a DataLoader of uint8 ``Batch`` objects whose ``sampler`` is an ``EpochSampler``.
+
+    Epoch e uses the seed ``seed + e``; call ``loader.sampler.set_epoch(e)`` before iterating it.
+    Worker settings apply only with ``num_workers`` > 0.
+    """
+    sampler = EpochSampler(dataset.labels, seed, shuffle, class_balanced, limit)
+    workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor} if num_workers else {}
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
+                      collate_fn=_as_is, pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed),
+                      **workers)
 
 
 def _as_is(batch: Batch) -> Batch:
     return batch
-
-
-def class_balanced_sampler(labels: torch.Tensor, generator: torch.Generator) -> WeightedRandomSampler:
-    """Return a sampler drawing len(labels) clips with replacement, every class equally likely."""
-    counts = torch.bincount(labels).double()
-    weights = (1.0 / counts.clamp_min(1))[labels]
-    return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
-
-
-def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                drop_last: bool = False, class_balanced: bool = False) -> DataLoader:
-    """Return a DataLoader of ``Batch`` objects; shuffling (or class-balanced sampling) is seeded by ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    sampler = class_balanced_sampler(dataset.labels, generator) if class_balanced else None
-    return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        generator=None if sampler is not None else generator, num_workers=num_workers,
-        drop_last=drop_last, collate_fn=_as_is, persistent_workers=False,
-    )

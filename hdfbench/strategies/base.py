@@ -97,8 +97,9 @@ class Strategy(nn.Module):
         channels_last_3d memory format if ``channels_last`` (the model is converted here)."""
         self.amp = (device_type, amp_dtype)
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
-        if channels_last:
-            self.model.to(memory_format=self.memory_format)
+        for module in self.model.modules() if channels_last else ():
+            if isinstance(module, nn.Conv3d):  # 5-D weights only (DAM's 2-D convolutions stay as they are)
+                module.to(memory_format=self.memory_format)
 
     def model_outputs(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the model's (logits, features) for ``clips``, in float32.

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from hdfbench.data import build_dataset, make_splits
-from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_float_clips
+from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
@@ -72,7 +72,7 @@ def _set_rng_state(state: dict) -> None:
 def predict_logits(strategy: Strategy, clips, batch_size: int, device: torch.device) -> np.ndarray:
     """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3) (an array or a clip array)."""
     out = [
-        strategy.predict(to_float_clips(clips[i : i + batch_size]).to(device)).float().cpu()
+        strategy.predict(to_float_clips(torch.as_tensor(clips[i : i + batch_size]).to(device))).float().cpu()
         for i in range(0, len(clips), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.zeros((0, strategy.task.num_classes), dtype=np.float32)
@@ -135,7 +135,7 @@ class Trainer:
         self.clips = {name: dataset.clip_array(getattr(self.splits, name), train=name == "train")
                       for name in ("train", "val", "test")}
         num_classes = len(dataset.classes)
-        train_set = ClipSet(self.clips["train"], self.splits.train, codes)
+        train_set = ClipSet(self.clips["train"], self.splits.train, codes, seed=spec.seed)
         task = task_info(train_set, dataset.classes, codes)
         model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
         cls = STRATEGIES.get(spec.strategy.name)
@@ -148,6 +148,14 @@ class Trainer:
         self.scheduler = build_scheduler(
             self.strategy.schedulable_optimizer, spec.training.schedule, spec.training.epochs, self.steps_per_epoch
         )
+        training = spec.training
+        pin = training.pin_memory if isinstance(training.pin_memory, bool) else self.device.type == "cuda"
+        # built once: with persistent workers the same processes serve every epoch
+        self.train_loader = make_loader(
+            train_set, training.batch_size, shuffle=True, seed=spec.seed * 100_003,
+            num_workers=training.num_workers, class_balanced=spec.strategy.balance == "sample",
+            limit=self.steps_per_epoch * training.batch_size, pin_memory=pin,
+            persistent_workers=training.persistent_workers, prefetch_factor=training.prefetch_factor)
 
     def _resume(self) -> tuple[int, float | None, int | None]:
         """Load the checkpoint if any; return (first epoch to run, best score, best epoch)."""
@@ -164,16 +172,11 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
-        self.clips["train"].set_epoch(self.spec.seed, epoch)
-        loader = make_loader(self.train_set, self.spec.training.batch_size, shuffle=True,
-                             seed=self.spec.seed * 100_003 + epoch, num_workers=self.spec.training.num_workers,
-                             class_balanced=self.spec.strategy.balance == "sample")
+        self.train_loader.sampler.set_epoch(epoch)
         totals: dict[str, float] = {}
         start, steps, clips = time.perf_counter(), 0, 0
-        for batch in loader:
-            if steps >= self.steps_per_epoch:
-                break
-            logs = self.strategy.training_step(batch.to(self.device))
+        for batch in self.train_loader:
+            logs = self.strategy.training_step(to_device(batch, self.device))
             self.scheduler.step()
             for key, value in logs.items():
                 totals[key] = totals.get(key, 0.0) + value

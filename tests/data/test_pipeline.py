@@ -196,3 +196,44 @@ def test_video_frame_counts_are_remembered_until_the_file_changes(tmp_path, monk
     os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))
     build_dataset("mafw", options, tmp_path / "cache").catalog
     assert videos_opened() == [changed]
+
+
+# --- loaders ------------------------------------------------------------------------------------
+def test_epoch_orders_are_those_of_a_fresh_seeded_dataloader_and_sampler():
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+
+    from hdfbench.data.loader import EpochSampler
+
+    labels = torch.tensor([0] * 30 + [1] * 8 + [2] * 2)
+    sampler = EpochSampler(labels, seed=500, limit=24)
+    for epoch in (0, 3):
+        sampler.set_epoch(epoch)
+        old = DataLoader(range(40), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(500 + epoch))
+        assert [i for _, i in sampler] == torch.cat(list(old)).tolist()[:24]
+        assert {e for e, _ in sampler} == {epoch}
+    balanced = EpochSampler(labels, seed=7, class_balanced=True)
+    weights = (1.0 / torch.bincount(labels).double())[labels]
+    old = WeightedRandomSampler(weights, 40, replacement=True, generator=torch.Generator().manual_seed(7))
+    assert [i for _, i in balanced] == list(old)
+
+
+def test_persistent_workers_give_the_batches_of_a_single_process(root, tmp_path):
+    from hdfbench.data.loader import ClipSet, make_loader, to_device
+
+    ds = dfew(root, tmp_path)
+    ds.prepare()
+    train, _ = ds.split(1)
+
+    def epochs(**workers):
+        clip_set = ClipSet(ds.clip_array(train, train=True), train, {}, seed=2)
+        loader = make_loader(clip_set, 2, shuffle=True, seed=11, limit=4, **workers)
+        out = []
+        for epoch in range(3):  # augmentation differs by epoch: the workers must know it
+            loader.sampler.set_epoch(epoch)
+            out.append(torch.cat([to_device(b, torch.device("cpu")).clips for b in loader]))
+        return out
+
+    single = epochs()
+    assert single[0].dtype == torch.float32 and not torch.equal(single[0], single[1])
+    for a, b in zip(single, epochs(num_workers=2, persistent_workers=True, prefetch_factor=2, pin_memory=False)):
+        assert torch.equal(a, b)

@@ -95,3 +95,25 @@ def test_strategy_file_declares_hparams_search_space_and_no_cuda(name):
     study = optuna.create_study()
     params = cls.search_space(study.ask())
     cls.Hparams(**{k: v for k, v in params.items() if not k.startswith("training.")})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bf16_autocast_and_channels_last_keep_losses_in_float32(name):
+    strategy = make(name)
+    strategy.configure_compute("cpu", torch.bfloat16, channels_last=True)
+    seen = []
+    compute_loss = strategy.compute_loss
+
+    def spy(logits, features, batch):
+        seen.append((logits.dtype, features.dtype))
+        return compute_loss(logits, features, batch)
+
+    strategy.compute_loss = spy
+    strategy.on_epoch_start(0, 10)
+    batch = learnable_batches(1)[0]
+    logs = strategy.training_step(batch)
+    assert seen and set(seen) == {(torch.float32, torch.float32)}  # SAM's second pass and DSM included
+    assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+    conv = next(m for m in strategy.model.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert strategy.predict(batch.clips).dtype == torch.float32
