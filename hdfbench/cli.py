@@ -67,12 +67,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_cluster_check(args: argparse.Namespace) -> int:
     """Run the preflight of a config's Ray cluster (or local Ray) alone and print what it found."""
     from hdfbench.sweep.cluster import preflight
-    from hdfbench.sweep.grid import expand
+    from hdfbench.sweep.grid import cache_dir
     from hdfbench.sweep.tuner import init_ray
 
     config = load_config(args.config, args.set)
     init_ray(config)
-    for line in preflight(config, expand(config)[0].cache_dir).lines():
+    for line in preflight(config, cache_dir(config)).lines():
         print(line)
     return EXIT_OK
 

@@ -10,6 +10,7 @@ a fresh loader would, and a resumed run sees the same batches as an uninterrupte
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,9 @@ def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num
     Worker settings apply only with ``num_workers`` > 0.
     """
     sampler = EpochSampler(dataset.labels, seed, shuffle, class_balanced, limit)
-    workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor} if num_workers else {}
+    workers: dict[str, Any] = {}
+    if num_workers:
+        workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
                       collate_fn=_as_is, pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed),
                       **workers)

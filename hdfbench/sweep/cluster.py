@@ -32,8 +32,8 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from hdfbench.config import ExperimentConfig
-from hdfbench.sweep.errors import ClusterError
 from hdfbench.data.errors import DataError
+from hdfbench.sweep.errors import ClusterError
 from hdfbench.sweep.provenance import REQUIRED_EQUAL, package_dir, versions
 
 #: The folder under ``output_dir`` where the preflight's token files come and go.
@@ -125,7 +125,8 @@ def census(datasets: list[tuple[str, dict]], cache_dir: str) -> dict[str, dict]:
 def expectations(config: ExperimentConfig, token: str, cache_dir: str) -> dict[str, Any]:
     """Return what each node's probe checks against: paths, token, names to load, device settings."""
     return {
-        "token": token, "sentinel": str(_sentinel_dir(config) / token), "output_dir": str(Path(config.output_dir).resolve()),
+        "token": token, "sentinel": str(_sentinel_dir(config) / token),
+        "output_dir": str(Path(config.output_dir).resolve()),
         "cache_dir": cache_dir, "datasets": [(d.name, d.options) for d in config.datasets],
         "components": {"strategies": [s.name for s in config.strategies], "datasets": [d.name for d in config.datasets],
                        "backbones": [config.model.backbone]},
@@ -236,7 +237,9 @@ def compare(driver: dict[str, Any], report: dict[str, Any]) -> list[str]:
     for key in REQUIRED_EQUAL:
         mine, theirs = driver["versions"].get(key), report["versions"].get(key)
         if mine != theirs:
-            hint = " (ship the code with ray.ship_code: true, or install the driver's commit)" if "hdfbench" in key else ""
+            hint = ""
+            if key.startswith("hdfbench"):
+                hint = " (ship the code with ray.ship_code: true, or install the driver's commit)"
             problems.append(f"runs {key} {theirs}, the driver {mine}{hint}")
     for name, seen in report["datasets"].items():
         if seen != driver["datasets"].get(name):

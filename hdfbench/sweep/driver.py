@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hdfbench.config import ExperimentConfig
 from hdfbench.sweep import results
+from hdfbench.sweep.grid import cache_dir as resolved_cache_dir
 from hdfbench.sweep.grid import expand
 from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
 from hdfbench.training.rundir import RunDir
@@ -91,7 +92,7 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
     experiment_dir.mkdir(parents=True, exist_ok=True)
     specs = expand(config)
     sweep_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    cache_dir = specs[0].cache_dir
+    cache_dir = resolved_cache_dir(config)
     init_ray(config)
     for line in cluster.preflight(config, cache_dir).lines():
         echo(line)

@@ -9,10 +9,20 @@ from hdfbench.strategies import STRATEGIES
 from hdfbench.training.spec import RunSpec
 
 
+def cache_dir(config: ExperimentConfig) -> str:
+    """Return the data cache every run of ``config`` uses: ``cache_dir``, else the driver's default.
+
+    Resolved in the driver: trials run in their own directories and on other nodes, where
+    ``$HDFBENCH_CACHE`` may not point to the same place.
+    """
+    from hdfbench.data.base import default_cache_dir
+
+    return config.cache_dir or str(default_cache_dir())
+
+
 def expand(config: ExperimentConfig) -> list[RunSpec]:
     """Return one ``RunSpec`` per (dataset, fold, seed, strategy) cell, with defaults resolved."""
     from hdfbench.data import DATASETS
-    from hdfbench.data.base import default_cache_dir
     from hdfbench.models import BACKBONES
 
     backbone = BACKBONES.get(config.model.backbone)
@@ -28,7 +38,6 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
             fold=fold, seed=seed,
             strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label, "search": None}),
             model=model, training=config.training, selection=config.selection,
-            # resolved here: trials run in their own directories, where $HDFBENCH_CACHE may not point
-            cache_dir=config.cache_dir or str(default_cache_dir()), threads=max(1, int(config.resources.cpu)),
+            cache_dir=cache_dir(config), threads=max(1, int(config.resources.cpu)),
         ))
     return specs

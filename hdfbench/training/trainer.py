@@ -172,7 +172,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
-        self.train_loader.sampler.set_epoch(epoch)
+        self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]  (an EpochSampler)
         totals: dict[str, float] = {}
         start, steps, clips = time.perf_counter(), 0, 0
         for batch in self.train_loader:

@@ -235,5 +235,5 @@ def test_persistent_workers_give_the_batches_of_a_single_process(root, tmp_path)
 
     single = epochs()
     assert single[0].dtype == torch.float32 and not torch.equal(single[0], single[1])
-    for a, b in zip(single, epochs(num_workers=2, persistent_workers=True, prefetch_factor=2, pin_memory=False)):
+    for a, b in zip(single, epochs(num_workers=2, persistent_workers=True, prefetch_factor=2), strict=True):
         assert torch.equal(a, b)
