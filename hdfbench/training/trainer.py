@@ -142,7 +142,6 @@ class Trainer:
         self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer,
                             spec.strategy.balance).to(self.device)
         self.strategy.configure_compute(self.device.type, self.amp_dtype, spec.training.channels_last)
-        self.train_set = train_set
         steps = -(-len(train_set) // spec.training.batch_size)
         self.steps_per_epoch = min(steps, spec.training.max_steps_per_epoch or steps)
         self.scheduler = build_scheduler(
@@ -200,6 +199,8 @@ class Trainer:
             reason = f"{self.spec.run_id}: {exc} at epoch {self.epoch}; lower the learning rate or check the data"
             self.run_dir.mark_failed(reason)
             raise RunFailed(reason) from None
+        finally:
+            self.train_loader = None  # ends persistent DataLoader workers (a Ray actor may be reused)
 
     def _run(self) -> dict:
         spec = self.spec

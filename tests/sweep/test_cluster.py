@@ -122,9 +122,14 @@ def test_a_lost_worker_node_is_survived_and_its_run_resumes(cluster, tmp_path, d
 def test_preflight_stops_a_sweep_when_a_node_cannot_see_output_dir(cluster, tmp_path):
     cluster.add_node("head", cpus=1)
     cluster.wait_for_nodes(1)
-    cluster.add_node("worker", cpus=1, private=(tmp_path / "results",))
+    cluster.add_node("worker", cpus=1, private=(tmp_path / "results", REPO / "hdfbench"))
     nodes = cluster.wait_for_nodes(2)
     path = tiny_config(tmp_path, ray={"address": cluster.address}, tracking={"enabled": False})
+
+    unshipped = hdfbench(cluster, "cluster", "check", str(path), "--set", "ray.ship_code=false")
+    assert unshipped.returncode == 2, unshipped.stdout + unshipped.stderr
+    assert (f"node worker ({nodes['worker'][:8]}): cannot run hdfbench there (ModuleNotFoundError: No module named "
+            "'hdfbench") in unshipped.stderr  # a node without the package, which is not shipped
 
     check = hdfbench(cluster, "cluster", "check", str(path))
     assert check.returncode == 2, check.stdout + check.stderr
