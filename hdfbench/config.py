@@ -158,6 +158,14 @@ class RaySpec(StrictModel):
                                         description="more local packages to send (plugins, module:Class files)")
     preflight_timeout_s: float = Field(120, gt=0, description="how long each node may take to answer the preflight")
 
+    @field_validator("py_modules")
+    @classmethod
+    def _shippable(cls, paths: list[str]) -> list[str]:
+        bad = [p for p in paths if not (Path(p).is_dir() or (Path(p).is_file() and Path(p).suffix in (".py", ".whl")))]
+        if bad:
+            raise ValueError(f"not a package folder, .py file or .whl file: {', '.join(bad)}")
+        return paths
+
 
 class ExperimentConfig(StrictModel):
     """A sweep: datasets × folds × seeds × strategies, and how each run trains and is tracked."""

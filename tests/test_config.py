@@ -146,3 +146,11 @@ def test_smoke_says_what_it_changed():
     changes = changed_settings(config, smoke(config))
     assert "training.device: cuda → cpu" in changes and "resources.gpu: 1.0 → 0.0" in changes
     assert "folds: [1, 2, 3, 4, 5] → [1]" in changes
+
+
+def test_shipped_modules_must_exist(tmp_path):
+    (tmp_path / "mine").mkdir()
+    fine = BASE + f"ray: {{py_modules: [{tmp_path / 'mine'}]}}\n"
+    assert load_config(write(tmp_path, fine)).ray.py_modules == [str(tmp_path / "mine")]
+    message = problems(tmp_path, BASE + "ray: {py_modules: [/no/such/folder]}\n")
+    assert "ray.py_modules: Value error, not a package folder, .py file or .whl file: /no/such/folder" in message

@@ -1,1 +1,1 @@
-"""Training one run: its spec, its directory on disk, and the epoch loop."""
+"""Training one run: its spec, its directory on disk, its device, and the epoch loop."""
