@@ -84,8 +84,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     experiment_dir = Path(args.results_dir)
     out_dir = Path(args.out) if args.out else Path("analysis") / experiment_dir.name
+    if args.rope < 0 or not 0 < args.alpha < 1:
+        print(f"error: --rope must be >= 0 (got {args.rope}) and --alpha in (0, 1) (got {args.alpha})", file=sys.stderr)
+        return EXIT_BAD_INPUT
     options = Options(reference=args.reference, metrics=tuple(args.metric or ["test_uar"]), full=tuple(args.full),
-                      alpha=args.alpha, pair_by=args.pair_by, clip_level=args.clip_level, plots=not args.no_plots,
+                      alpha=args.alpha, pair_by=args.pair_by, rope=args.rope / 100, plots=not args.no_plots,
                       mlflow=not args.no_mlflow)
     try:
         analysis = analyze(experiment_dir, out_dir, options)
@@ -215,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--full", action="append", default=[], metavar="VARIANT",
                          help="mark VARIANT as the full model of its strategy's ablation family (repeatable)")
     analyze.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for Holm (default 0.05)")
-    analyze.add_argument("--pair-by", choices=["cell", "fold"], default="cell",
-                         help="pair every (fold, seed) cell, or average seeds within each fold first (default cell)")
-    analyze.add_argument("--clip-level", choices=["auto", "always", "never"], default="auto",
-                         help="clip-level bootstrap per cell (auto: datasets with at most 2 cells)")
+    analyze.add_argument("--pair-by", choices=["fold", "cell"], default="fold",
+                         help="fold: average seeds within each fold, the primary test (default); cell: every "
+                              "(fold, seed) cell, shown as descriptive")
+    analyze.add_argument("--rope", type=float, default=1.0, metavar="PP",
+                         help="region of practical equivalence of the Bayesian comparison, in percentage points "
+                              "of the metric (default 1)")
     analyze.add_argument("--no-plots", action="store_true", help="skip the figures (tables and report only)")
     analyze.add_argument("--no-mlflow", action="store_true", help="do not log the analysis to MLflow")
     analyze.set_defaults(func=cmd_analyze)

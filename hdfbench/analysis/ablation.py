@@ -3,16 +3,23 @@
 A family is every variant sharing a ``strategy``, when there are at least two. Its full model is
 the variant named with ``--full`` (if it belongs to the family), else the variant equal to the
 strategy name, else the one ending in ``full``; a family without one is reported and skipped.
+The differences come from the report's comparison table (``comparisons.comparison_table``), so an
+ablation row shows the primary test, interval and Holm-adjusted p of that same comparison.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hdfbench.analysis import stats
-from hdfbench.analysis.comparisons import cell_matrix, compare, finish
+from hdfbench.analysis.comparisons import select
 from hdfbench.analysis.load import Experiment
 from hdfbench.analysis.tables import main_table
+
+Families = dict[str, tuple[str, list[str]]]
+
+#: Comparison columns carried into the ablation table, as ``delta_<name>`` (the Bayesian ones as they are).
+DELTA_COLUMNS = ("test", "design", "estimate", "ci_low", "ci_high", "interval", "p", "p_holm", "significant",
+                 "note")
 
 
 def families(summary: pd.DataFrame, variants: list[str], full: list[str] | None = None) -> dict[str, tuple[str | None, list[str]]]:
@@ -28,40 +35,35 @@ def families(summary: pd.DataFrame, variants: list[str], full: list[str] | None 
     return out
 
 
-def ablation_table(experiment: Experiment, metric: str, full: list[str] | None = None, confidence: float = 0.95,
-                   alpha: float = 0.05, seed: int = 0, pair_by: str = "cell") -> tuple[pd.DataFrame, list[str]]:
-    """Return (ablation table, notes).
-
-    One row per (dataset, family variant): its headline means and stds, and for non-full variants
-    the paired difference (variant − full) on ``metric``: NB-corrected t estimate, CI, raw and
-    Holm-adjusted p (Holm over all rows), plus the paired bootstrap CI. Notes name skipped families.
-    """
-    summary = experiment.summary
-    found = families(summary, experiment.variants, full)
+def ablation_pairs(experiment: Experiment, full: list[str] | None = None
+                   ) -> tuple[Families, list[tuple[str, str, str]], list[str]]:
+    """Return (families with a full model, the (dataset, variant, full) pairs to compare, notes)."""
+    found = families(experiment.summary, experiment.variants, full)
     notes = [f"strategy '{s}' has variants {m} but none is marked full (use --full)"
              for s, (f, m) in found.items() if f is None]
-    found = {s: (f, m) for s, (f, m) in found.items() if f is not None}
+    kept: Families = {s: (f, m) for s, (f, m) in found.items() if f is not None}
+    pairs = [(dataset, variant, full_variant) for full_variant, members in kept.values()
+             for dataset in experiment.datasets for variant in members if variant != full_variant]
+    return kept, pairs, notes
+
+
+def ablation_table(experiment: Experiment, found: Families, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Return one row per (dataset, family variant): its headline means and stds, and for non-full
+    variants the comparison to the full model on ``metric`` (estimate, interval, p, Holm p, Bayesian
+    probabilities) taken from ``comparisons``."""
     if not found:
-        return pd.DataFrame(), notes
+        return pd.DataFrame()
+    summary = experiment.summary
     members = [v for _, m in found.values() for v in m]
     means = main_table(summary[summary["variant"].isin(members)], experiment.variants)
-    rows, matrix = [], cell_matrix(summary, metric)
-    for strategy, (full_variant, variants) in found.items():
-        for dataset in experiment.datasets:
-            for variant in variants:
-                if variant != full_variant:
-                    rows += compare(matrix, experiment.splits, dataset, variant, full_variant, metric, confidence,
-                                    seed, pair_by)
-    tests = finish(rows, alpha)
-    nb = tests[tests["test"] == stats.NB_T].set_index(["dataset", "variant"])
-    boot = tests[tests["test"] == stats.BOOTSTRAP].set_index(["dataset", "variant"])
     table = means.assign(family=means["strategy"], full=means["strategy"].map(lambda s: found[s][0]))
+    pairs = list(zip(table["dataset"], table["variant"], table["full"], strict=True))
+    rows = select(comparisons, pairs, metric).set_index(["dataset", "variant"])
     key = pd.MultiIndex.from_frame(table[["dataset", "variant"]])
     table["delta_metric"] = metric
-    table["n_paired"] = nb["n"].reindex(key).to_numpy()
-    for column in ("estimate", "ci_low", "ci_high", "p", "p_holm", "significant"):
-        table[f"delta_{column}"] = nb[column].reindex(key).to_numpy()
-    table["delta_boot_ci_low"] = boot["ci_low"].reindex(key).to_numpy()
-    table["delta_boot_ci_high"] = boot["ci_high"].reindex(key).to_numpy()
-    table["delta_test"] = f"{stats.NB_T}, Holm over the table; CI of {stats.BOOTSTRAP}"
-    return table, notes
+    table["n_paired"] = rows["n"].reindex(key).to_numpy() if len(rows) else pd.NA
+    for column in DELTA_COLUMNS:
+        table[f"delta_{column}"] = rows[column].reindex(key).to_numpy() if len(rows) else pd.NA
+    for column in ("p_worse", "p_rope", "p_better", "rope"):
+        table[column] = rows[column].reindex(key).to_numpy() if len(rows) else pd.NA
+    return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hdfbench.analysis import stats
-from hdfbench.analysis.export import pct, pvalue, signed, title
+from hdfbench.analysis.export import ci, number, pct, pvalue, signed, title
 
 
 def _join(items: list[str]) -> str:
@@ -31,46 +31,52 @@ def main_caption(table: pd.DataFrame, metric: str, reference: str | None) -> str
     return ("Mean ± std over folds × seeds; " + "; ".join(parts) + ".") if parts else "No finished runs."
 
 
-def statistics_caption(table: pd.DataFrame, reference: str, alpha: float,
-                       tests: tuple[str, ...] = (stats.NB_T, stats.WILCOXON), unit: str = "paired cells") -> str:
-    """Return how many comparisons to the reference survive Holm correction, per test in ``tests``."""
+def statistics_caption(table: pd.DataFrame, reference: str, alpha: float) -> str:
+    """Return how many primary comparisons to the reference survive Holm, and what the other rows are."""
     if table.empty:
         return f"No comparison to {reference} could be made (reference absent or no other variant)."
     sentences = []
-    for test in tests:
-        rows = table[(table["test"] == test) & table["p"].notna()]
-        if rows.empty:
-            sentences.append(f"{test}: no testable comparison (too few paired cells; see the notes)")
-            continue
-        hits = rows[rows["significant"] == True]  # noqa: E712 (nullable boolean)
+    is_primary = table["primary"].astype(bool)
+    primary = table[is_primary & table["p"].notna()]
+    if len(primary):
+        hits = primary[primary["significant"] == True]  # noqa: E712 (nullable boolean)
         names = [f"{r.variant} ({title(r.metric)}, {r.dataset}, Δ = {signed(r.estimate)} pp, "
                  f"Holm p = {pvalue(r.p_holm)})" for r in hits.itertuples()]
-        sentences.append(f"{test}: {len(hits)} of {len(rows)} comparisons to {reference} survive Holm "
-                         f"correction at α = {alpha} (n = {_range(rows['n'])} {unit}): {_join(names)}")
+        sentences.append(f"Primary test {stats.NB_T} over folds (seeds averaged within each fold; n = "
+                         f"{_range(primary['n'])} folds): {len(hits)} of {len(primary)} comparisons to {reference} "
+                         f"survive Holm at α = {alpha} (one family per metric over the report): {_join(names)}")
+    untested = table[is_primary & table["p"].isna()]
+    if len(untested):
+        sentences.append(f"{len(untested)} comparison(s) on fewer than {stats.MIN_T_CELLS} folds: no test")
+    for design, rows in table[~is_primary].groupby("design", sort=True):
+        if design == "one split":
+            sentences.append(f"{len(rows)} comparison(s) on a single split: no test of generalisation; the "
+                             "two-level bootstrap interval (seeds × test clips) is conditional on that split")
+        elif design == "folds":
+            sentences.append(f"{len(rows)} comparison(s) paired by (fold, seed) cell: descriptive only")
+        else:
+            sentences.append(f"{len(rows)} comparison(s) without paired runs")
+    if table["p_rope"].notna().any():
+        sentences.append("P(worse / ≈ / better) is the Bayesian correlated t-test's posterior on the same folds, "
+                         "with the ROPE given in its header")
     return "; ".join(sentences) + "."
 
 
-def clip_caption(table: pd.DataFrame, reference: str, alpha: float) -> str:
-    """Return the clip-level bootstrap result: comparisons surviving Holm, with the caveat of one cell."""
-    return ("Paired class-stratified bootstrap over the test clips of single (fold, seed) cells: it measures "
-            "clip sampling variance only, not seed or fold variance. "
-            + statistics_caption(table, reference, alpha, (stats.CLIP_BOOTSTRAP,), "test clips"))
-
-
 def ablation_caption(table: pd.DataFrame, alpha: float) -> str:
-    """Return the largest drop relative to the full model and how many differences survive Holm."""
+    """Return the largest drop relative to the full model, its interval and how many differences survive Holm."""
     rows = table[table["variant"] != table["full"]].dropna(subset=["delta_estimate"])
     if rows.empty:
-        return "No ablation difference could be estimated (fewer than 2 paired cells)."
+        return "No ablation difference could be estimated (no paired runs)."
     worst = rows.loc[rows["delta_estimate"].idxmin()]
-    survive = rows[rows["delta_p_holm"] < alpha]
+    tested = rows[rows["delta_p_holm"].notna()]
+    survive = tested[tested["delta_p_holm"] < alpha]
     metric = title(worst["delta_metric"])
-    n = int(worst["n_paired"])
-    interval = (f"NB-t 95 % CI {signed(worst['delta_ci_low'])} to {signed(worst['delta_ci_high'])} pp, n = {n}"
-                if pd.notna(worst["delta_ci_low"]) else f"n = {n}: too few paired cells for a CI")
+    interval = (f"{ci(worst['delta_ci_low'], worst['delta_ci_high'])} pp, {worst['delta_interval']}"
+                if pd.notna(worst["delta_ci_low"]) else f"no interval: {worst['delta_interval']}")
+    tests = (f"{len(survive)} of {len(tested)} differences survive Holm at α = {alpha} (primary test "
+             f"{stats.NB_T}, same family as the statistics table)" if len(tested) else "no difference has a test")
     return (f"Largest change of test {metric} against the full model: {worst['variant']} "
-            f"{signed(worst['delta_estimate'])} pp ({interval}); {len(survive)} of {len(rows)} "
-            f"differences survive Holm correction at α = {alpha}.")
+            f"{signed(worst['delta_estimate'])} pp ({interval}); {tests}.")
 
 
 def per_class_caption(difference: pd.DataFrame, per_class: pd.DataFrame, reference: str) -> str:
@@ -88,12 +94,13 @@ def per_class_caption(difference: pd.DataFrame, per_class: pd.DataFrame, referen
 
 
 def ranks_caption(result) -> str:
-    """Return the Friedman result and CD, labelled descriptive when there are few datasets."""
+    """Return the omnibus test and, when it licenses one, the Nemenyi CD; else say the ranks are descriptive."""
     if result is None:
         return "Fewer than 2 datasets (or variants run on all of them): no across-dataset ranking."
-    label = " Descriptive only: too few datasets for an inferential claim." if result.descriptive else ""
     best = result.ranks.idxmin()
-    friedman = (f"Friedman χ² = {result.friedman.statistic:.2f}, p = {pvalue(result.friedman.pvalue)}"
-                if result.friedman is not None and pd.notna(result.friedman.statistic) else "Friedman not computed")
+    omnibus = (f"{stats.IMAN_DAVENPORT} = {number(result.omnibus.statistic)}, p = {pvalue(result.omnibus.pvalue)}"
+               if result.omnibus is not None and pd.notna(result.omnibus.statistic) else "no omnibus test")
+    tail = (f"Nemenyi CD = {result.cd:.2f}." if not result.descriptive
+            else f"Descriptive only ({result.reason}): no critical difference.")
     return (f"Mean ranks of test {title(result.metric)} over N = {len(result.scores)} datasets; best: {best} "
-            f"({result.ranks[best]:.2f}); {friedman}; Nemenyi CD = {result.cd:.2f}.{label}")
+            f"({result.ranks[best]:.2f}); {omnibus}. {tail}")

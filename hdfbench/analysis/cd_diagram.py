@@ -2,7 +2,8 @@
 
 The rank axis runs from 1 (best, left) to k; methods hang from the axis on the left half (best)
 and right half (worst); a thick bar joins each clique of methods whose ranks differ by less than
-the critical difference, and the CD itself is drawn as a scale bar above the axis.
+the critical difference, and the CD itself is drawn as a scale bar above the axis. Without a CD
+(the omnibus test did not license one) only the mean ranks are drawn.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 
-def draw_cd(ranks: pd.Series, cd: float, cliques: list[tuple[str, ...]], colours: dict[str, tuple],
+def draw_cd(ranks: pd.Series, cd: float | None, cliques: list[tuple[str, ...]], colours: dict[str, tuple],
             title: str = ""):
-    """Return a matplotlib figure of the CD diagram of ``ranks`` (lower is better)."""
+    """Return a matplotlib figure of the CD diagram of ``ranks`` (lower is better); ``cd`` None: ranks only."""
     order = ranks.sort_values()
     k = len(order)
     height = 1.2 + 0.32 * (k // 2 + 1) + 0.18 * len(cliques)
@@ -26,11 +27,11 @@ def draw_cd(ranks: pd.Series, cd: float, cliques: list[tuple[str, ...]], colours
     for r in range(lo, hi + 1):
         ax.vlines(r, 0, 0.15, color="black", lw=1)
         ax.text(r, 0.25, str(r), ha="center", va="bottom", fontsize=9)
-    # with few datasets the CD can exceed the whole rank range: draw the bar clipped and say so
-    bar = min(cd, hi - lo)
-    ax.hlines(1.1, lo, lo + bar, color="black", lw=2)
-    label = f"CD = {cd:.2f}" + (" (wider than the rank range)" if cd > hi - lo else "")
-    ax.text(lo + bar / 2, 1.2, label, ha="center", va="bottom", fontsize=9)
+    if cd is not None:  # the CD can exceed the whole rank range: draw the bar clipped and say so
+        bar = min(cd, hi - lo)
+        ax.hlines(1.1, lo, lo + bar, color="black", lw=2)
+        label = f"CD = {cd:.2f}" + (" (wider than the rank range)" if cd > hi - lo else "")
+        ax.text(lo + bar / 2, 1.2, label, ha="center", va="bottom", fontsize=9)
     half = (k + 1) // 2
     for i, (name, rank) in enumerate(order.items()):
         left = i < half

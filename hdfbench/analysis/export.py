@@ -1,7 +1,8 @@
 """Formatting analysis tables for people and writing each as CSV (numbers), Markdown and LaTeX.
 
 Metric values are fractions in the CSVs and percentages (or percentage points, "pp", for
-differences) in the Markdown and LaTeX versions.
+differences) in the Markdown and LaTeX versions. Differences are always signed, with a fixed number
+of decimals and a true minus sign ("+4.83", "−0.40"), so no renderer can drop a sign or a zero.
 """
 
 from __future__ import annotations
@@ -40,16 +41,30 @@ def pvalue(p: float) -> str:
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
+#: Decimals of differences in percentage points.
+DIFF_DIGITS = 2
+
+
+def signed(value: float, scale: float = 100, digits: int = DIFF_DIGITS) -> str:
+    """Return ``value × scale`` with an explicit sign (+ or the minus sign −), "–" if missing."""
+    if value is None or pd.isna(value):
+        return "–"
+    text = f"{scale * value:+.{digits}f}"
+    if float(text) == 0:  # ±0.00 after rounding: no sign to show
+        return f"{0:.{digits}f}"
+    return text.replace("-", "−")
+
+
 def ci(low: float, high: float, scale: float = 100) -> str:
-    """Return ``[low, high]`` scaled (pp by default), "–" if missing."""
+    """Return ``[low, high]`` scaled (pp by default) and signed, "–" if missing."""
     if pd.isna(low) or pd.isna(high):
         return "–"
-    return f"[{scale * low:+.1f}, {scale * high:+.1f}]"
+    return f"[{signed(low, scale)}, {signed(high, scale)}]"
 
 
-def signed(value: float, scale: float = 100, digits: int = 1) -> str:
-    """Return ``value × scale`` with an explicit sign, "–" if missing."""
-    return "–" if value is None or pd.isna(value) else f"{scale * value:+.{digits}f}"
+def probability(value: float) -> str:
+    """Return a probability with two decimals, "–" if missing."""
+    return "–" if value is None or pd.isna(value) else f"{value:.2f}"
 
 
 def number(value: float, digits: int = 2) -> str:
@@ -71,37 +86,62 @@ def display_main(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return _metric_cells(table[["dataset", "variant", "n", "n_folds", "n_seeds"]].copy(), table, metrics)
 
 
+def _bayes(table: pd.DataFrame) -> list[str]:
+    """Return "P(worse) / P(≈) / P(better)" cells of the Bayesian correlated t-test."""
+    return [" / ".join(probability(v) for v in (w, r, b)) if pd.notna(r) else "–"
+            for w, r, b in zip(table["p_worse"], table["p_rope"], table["p_better"], strict=True)]
+
+
+def _significance(table: pd.DataFrame) -> list[str]:
+    return ["– (descriptive)" if pd.isna(s) else ("yes" if bool(s) else "no") for s in table["significant"]]
+
+
 def display_statistics(table: pd.DataFrame) -> pd.DataFrame:
-    """Return a statistics table with differences and CIs in pp and readable p-values."""
-    out = table[[c for c in ("dataset", "fold", "seed", "metric") if c in table]].copy()
+    """Return a comparison table with differences and intervals in pp and readable p-values."""
+    out = table[["dataset"]].copy()
     out["metric"] = table["metric"].map(title)
     out["comparison"] = table["variant"] + " − " + table["reference"]
-    out["test"], out["n"] = table["test"], table["n"].astype("Int64")
-    out["statistic"] = table["statistic"].map(number)
+    out["test"] = [f"{t} (primary)" if bool(p) else (t if isinstance(t, str) else "–")
+                   for t, p in zip(table["test"], table["primary"], strict=True)]
+    out["n"] = [f"{int(n)} {u.split(' ')[0]}" if pd.notna(n) and isinstance(u, str) else "–"
+                for n, u in zip(table["n"], table["unit"], strict=True)]
     out["Δ (pp)"] = table["estimate"].map(signed)
-    out["CI (pp)"] = [ci(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    out["interval (pp)"] = [ci(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
+    out["interval method"] = table["interval"].fillna("–")
     out["p"] = table["p"].map(pvalue)
     out["p (Holm)"] = table["p_holm"].map(pvalue)
-    out["significant"] = table["significant"].map(lambda s: "–" if pd.isna(s) else ("yes" if s else "no"))
-    out["effect size"] = [f"{number(v)} ({name})" if pd.notna(v) else "–"
-                          for v, name in zip(table["effect_size"], table["effect_size_name"])]
+    out["significant"] = _significance(table)
+    rope = table["rope"].dropna()
+    out[f"P(worse / ≈ / better), ROPE ±{100 * rope.iloc[0]:g} pp" if len(rope) else "P(worse / ≈ / better)"] = \
+        _bayes(table)
     out["note"] = table["note"].fillna("")
     return out
 
 
 def display_ablation(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Return the ablation table: metrics (%) and the paired Δ to the full model (pp, CI, p, Holm p)."""
+    """Return the ablation table: metrics (%) and the primary comparison to the full model (pp)."""
     out = _metric_cells(table[["dataset", "family", "variant", "n"]].copy(), table, metrics)
     metric = title(table["delta_metric"].iloc[0])
     out[f"Δ {metric} vs full (pp)"] = table["delta_estimate"].map(signed)
-    out["95% CI NB-t (pp)"] = [ci(lo, hi) for lo, hi in zip(table["delta_ci_low"], table["delta_ci_high"])]
-    out["95% CI bootstrap (pp)"] = [ci(lo, hi) for lo, hi in zip(table["delta_boot_ci_low"], table["delta_boot_ci_high"])]
-    out["n paired"] = table["n_paired"].astype("Int64")
-    out["p"] = table["delta_p"].map(pvalue)
+    out["interval (pp)"] = [ci(lo, hi) for lo, hi in zip(table["delta_ci_low"], table["delta_ci_high"], strict=True)]
+    out["interval method"] = table["delta_interval"].fillna("–")
     out["p (Holm)"] = table["delta_p_holm"].map(pvalue)
+    out["P(worse / ≈ / better)"] = _bayes(table)
     is_full = table["variant"] == table["full"]
-    out.loc[is_full, [f"Δ {metric} vs full (pp)", "p", "p (Holm)"]] = ["full model", "", ""]
+    out.loc[is_full, [f"Δ {metric} vs full (pp)", "interval (pp)", "interval method", "p (Holm)",
+                      "P(worse / ≈ / better)"]] = ["full model", "", "", "", ""]
     return out
+
+
+def display_ranks(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the rank table with per-dataset scores in % and mean ranks with two decimals."""
+    out = table.copy()
+    for column in out.columns[1:-1]:
+        metric, _, dataset = column.partition(" ")
+        out = out.rename(columns={column: f"{title(metric)} {dataset} (%)"})
+        out[f"{title(metric)} {dataset} (%)"] = table[column].map(pct)
+    out["mean_rank"] = table["mean_rank"].map(number)
+    return out.rename(columns={"mean_rank": "mean rank"})
 
 
 def _by_variant(table: pd.DataFrame, cells: list[str], index: list[str]) -> pd.DataFrame:
@@ -120,8 +160,8 @@ def display_per_class(table: pd.DataFrame) -> pd.DataFrame:
 
 def display_per_class_difference(table: pd.DataFrame) -> pd.DataFrame:
     """Return class × variant mean paired recall difference to the reference (pp)."""
-    cells = [f"{signed(m)} ± {100 * s:.1f}" if pd.notna(s) else signed(m)
-             for m, s in zip(table["difference_mean"], table["difference_std"])]
+    cells = [f"{signed(m)} ± {100 * s:.{DIFF_DIGITS}f}" if pd.notna(s) else signed(m)
+             for m, s in zip(table["difference_mean"], table["difference_std"], strict=True)]
     return _by_variant(table, cells, ["dataset", "class"])
 
 
@@ -137,13 +177,13 @@ class WrittenTable:
     @property
     def markdown(self) -> str:
         """Return the display frame as a Markdown table."""
-        return self.display.to_markdown(index=False)
+        return self.display.to_markdown(index=False, disable_numparse=True)
 
 
 def to_latex(display: pd.DataFrame, caption: str, label: str) -> str:
     """Return the display frame as a LaTeX table (booktabs), ± and Δ as math."""
     text = display.to_latex(index=False, escape=True, caption=caption, label=f"tab:{label}")
-    return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "--")
+    return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("≈", r"$\approx$").replace("−", "$-$")
 
 
 def write_table(out_dir: Path, name: str, numeric: pd.DataFrame, display: pd.DataFrame,

@@ -1,9 +1,11 @@
 """Generated results directories with known effects, for the analysis tests and the scale benchmark.
 
-Every (dataset, fold, seed) cell draws imbalanced test labels and a cell difficulty shared by all
-variants; a variant's clip is correct with probability ``base_accuracy + cell difficulty + its
-effect``. A variant with effect 0 is identical *in distribution* to the reference (independent
-draws), so a correct analysis must not flag it; one with a large effect must be flagged.
+Every (dataset, fold) draws imbalanced test labels, every (dataset, fold, seed) cell a difficulty
+shared by all variants, and every (dataset, fold, variant) an optional fold-specific effect
+(``fold_sd``, shared by the seeds of the fold); a variant's clip is correct with probability
+``base_accuracy + cell difficulty + fold effect + its effect (+ its effect on the clip's class)``.
+A variant with effect 0 is identical *in distribution* to the reference (independent draws), so a
+correct analysis must not flag it; one with a large effect must be flagged.
 The layout is the one the trainer writes (config.json, metrics.jsonl, predictions.parquet, done,
 confusion_test.csv, runs.json, summary.csv, config.yaml, sweep.json). ``train_class_counts`` is
 written into config.json, which the real trainer does not record (see ``train_counts``).
@@ -34,13 +36,15 @@ class FakeSpec:
     datasets: tuple[str, ...] = ("fakeset",)
     folds: tuple[int, ...] = (1, 2, 3, 4, 5)
     seeds: tuple[int, ...] = (0, 1, 2)
-    #: variant → (strategy, accuracy effect added to every clip's probability of being correct)
-    variants: dict[str, tuple[str, float]] = field(default_factory=lambda: {
+    #: variant → (strategy, accuracy effect added to every clip's probability of being correct[, class → extra
+    #: effect on the clips of that class])
+    variants: dict[str, tuple] = field(default_factory=lambda: {
         "erm": ("erm", 0.0), "better": ("better", 0.15), "same": ("same", 0.0)})
     n_test: int = 500
     n_train: int = 2000
     base_accuracy: float = 0.55
     cell_sd: float = 0.04
+    fold_sd: float = 0.0
     epochs: int = 3
     missing: tuple[str, ...] = ()     # run ids listed in runs.json but left unfinished
     seed: int = 0
@@ -50,7 +54,7 @@ def _run_id(dataset: str, fold: int, seed: int, variant: str) -> str:
     return f"{dataset}-f{fold}-s{seed}-{variant}-00000000"
 
 
-def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy: float) -> np.ndarray:
+def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy) -> np.ndarray:
     correct = rng.random(len(labels)) < np.clip(accuracy, 0, 1)
     wrong = (labels + rng.integers(1, len(CLASSES), len(labels))) % len(CLASSES)
     return np.where(correct, labels, wrong)
@@ -116,12 +120,15 @@ def make_results(root: str | Path, spec: FakeSpec | None = None, write_runs: boo
             meta = {"clip_id": [f"c{i:05d}" for i in range(spec.n_test)], "label": labels,
                     "source": rng.choice(["studio", "phone", "webcam", "film"], spec.n_test),
                     "subject": [f"s{i:02d}" for i in rng.integers(0, 20, spec.n_test)]}
+            fold_effect = {v: rng.normal(0, spec.fold_sd) if spec.fold_sd else 0.0 for v in spec.variants}
             for seed in spec.seeds:
                 difficulty = rng.normal(0, spec.cell_sd)
-                for variant, (strategy, effect) in spec.variants.items():
+                for variant, (strategy, effect, *by_class) in spec.variants.items():
                     run_id = _run_id(dataset, fold, seed, variant)
                     run_ids.append(run_id)
-                    pred = _predictions(rng, labels, spec.base_accuracy + difficulty + effect)
+                    class_effect = np.array([(by_class[0] if by_class else {}).get(c, 0.0) for c in CLASSES])
+                    accuracy = spec.base_accuracy + difficulty + fold_effect[variant] + effect + class_effect[labels]
+                    pred = _predictions(rng, labels, accuracy)
                     test = pd.DataFrame(meta).assign(pred=pred, correct=pred == labels)
                     for c in range(len(CLASSES)):
                         test[f"logit_{c}"] = (pred == c).astype(np.float32)
@@ -134,7 +141,7 @@ def make_results(root: str | Path, spec: FakeSpec | None = None, write_runs: boo
                     if finished:
                         rows.append(_summary_row(spec, dataset, fold, seed, variant, strategy, test))
     (experiment / "runs.json").write_text(json.dumps(run_ids))
-    strategies = [{"name": s, "variant": v} for v, (s, _) in spec.variants.items()]
+    strategies = [{"name": s, "variant": v} for v, (s, *_) in spec.variants.items()]
     (experiment / "config.yaml").write_text(yaml.safe_dump({
         "experiment": spec.experiment, "datasets": [{"name": d} for d in spec.datasets], "folds": list(spec.folds),
         "seeds": list(spec.seeds), "strategies": strategies, "tracking": {"enabled": False}}, sort_keys=False))

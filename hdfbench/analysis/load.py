@@ -71,6 +71,27 @@ class Experiment:
         """Return the config.json of run ``run_id`` (empty if it has none)."""
         return _read_json(self.run_path(run_id) / "config.json")
 
+    def partition_folds(self, dataset: str) -> int:
+        """Return k, the number of folds of ``dataset``'s partition: the registered dataset's, else the
+        number of folds in the sweep's config."""
+        from hdfbench.data import DATASETS
+
+        if dataset in DATASETS.names():
+            return len(DATASETS.get(dataset).folds)
+        return len(self.config.get("folds") or [1])
+
+    def design_ratio(self, dataset: str, folds) -> float:
+        """Return the Nadeau–Bengio ratio n_test/n_train of ``dataset``'s fold partition over ``folds``.
+
+        The mean over the folds of ``splits`` (sizes before the inner-validation carve-out), else
+        1/(k − 1) for a k-fold partition (NaN for a single split).
+        """
+        rows = self.splits[(self.splits["dataset"] == dataset) & self.splits["fold"].isin(list(folds))]
+        if len(rows) and rows["test_train_ratio"].notna().all():
+            return float(rows["test_train_ratio"].mean())
+        k = self.partition_folds(dataset)
+        return 1.0 / (k - 1) if k > 1 else float("nan")
+
 
 def _read_yaml(path: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
@@ -84,22 +105,24 @@ def _one_run_per_split(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["dataset", "fold"])[["dataset", "fold", "run_id", "n_test"]]
 
 
-def read_splits(experiment: Experiment, folds_per_dataset: dict[str, int] | None = None) -> pd.DataFrame:
+def read_splits(experiment: Experiment) -> pd.DataFrame:
     """Return one row per (dataset, fold): n_train, n_test and the NB ratio n_test / n_train.
 
-    ``n_train`` comes from a run's config.json (written by the trainer). Runs from before it was
-    recorded fall back to the k-fold ratio 1 / (k - 1) with k the number of folds of the dataset
-    (5 when unknown), flagged in ``ratio_source``.
+    The sizes are the fold partition's, before the inner-validation carve-out: ``n_train`` is the
+    run's training plus validation clips (config.json). Runs that lack them get the design value
+    1/(k − 1) of the dataset's k-fold partition (``Experiment.partition_folds``), flagged in
+    ``ratio_source``; a single-split dataset gets NaN (no test uses it).
     """
     rows = []
     for _, row in _one_run_per_split(experiment.summary).iterrows():
         config = experiment.run_config(row["run_id"])
         n_train, n_test = config.get("n_train"), config.get("n_test", row["n_test"])
-        if n_train:
-            ratio, source = n_test / n_train, "config.json n_test/n_train"
+        if n_train and config.get("n_val") is not None:
+            n_train = n_train + config["n_val"]
+            ratio, source = n_test / n_train, "run sizes: n_test/(n_train + n_val)"
         else:
-            k = (folds_per_dataset or {}).get(row["dataset"], 5)
-            ratio, source = 1 / (k - 1), f"assumed {k}-fold: 1/{k - 1}"
+            k = experiment.partition_folds(row["dataset"])
+            ratio, source = (1 / (k - 1), f"{k}-fold design: 1/{k - 1}") if k > 1 else (np.nan, "single split")
         rows.append({"dataset": row["dataset"], "fold": row["fold"], "n_train": n_train, "n_test": n_test,
                      "test_train_ratio": ratio, "ratio_source": source})
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)

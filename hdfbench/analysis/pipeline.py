@@ -12,12 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from hdfbench.analysis import captions
-from hdfbench.analysis.ablation import ablation_table
-from hdfbench.analysis.clip_level import clip_level_table
-from hdfbench.analysis.comparisons import statistics_table
+from hdfbench.analysis.ablation import ablation_pairs, ablation_table
+from hdfbench.analysis.comparisons import Settings, comparison_table, reference_pairs, select
 from hdfbench.analysis.export import (
     WrittenTable, display_ablation, display_main, display_per_class, display_per_class_difference,
-    display_statistics, write_table,
+    display_ranks, display_statistics, write_table,
 )
 from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment
 from hdfbench.analysis.ranks import RankResult, rank_datasets
@@ -36,11 +35,17 @@ class Options:
     full: tuple[str, ...] = ()            # variants marked as the full model of their ablation family
     alpha: float = 0.05
     confidence: float = 0.95
-    pair_by: str = "cell"                 # "cell": every (fold, seed); "fold": seeds averaged per fold
-    clip_level: str = "auto"              # "auto" | "always" | "never"
+    pair_by: str = "fold"                 # "fold": seeds averaged per fold (primary); "cell": descriptive
+    rope: float = 0.01                    # region of practical equivalence, metric units (0.01 = 1 pp)
     plots: bool = True
     mlflow: bool = True
     seed: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        """Return the settings of the comparisons."""
+        return Settings(pair_by=self.pair_by, rope=self.rope, confidence=self.confidence, alpha=self.alpha,
+                        seed=self.seed)
 
 
 @dataclass
@@ -85,16 +90,18 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
     if summary.empty:
         notes.append("no finished run: nothing to analyse yet")
         return analysis
-    kwargs = dict(confidence=options.confidence, alpha=options.alpha, seed=options.seed)
     frames["main_table"] = main_table(summary, variants)
     support = class_support(experiment)
     frames["per_class_recall"] = per_class_table(summary, experiment.classes, support, variants)
     frames["per_class_difference"] = per_class_difference(summary, experiment.classes, ref, variants)
-    frames["statistics"] = statistics_table(experiment, ref, list(options.metrics), pair_by=options.pair_by, **kwargs)
-    frames["ablation"], ablation_notes = ablation_table(experiment, analysis.metric, list(options.full),
-                                                        pair_by=options.pair_by, **kwargs)
+    # every comparison of the report once, so that each is Holm-adjusted once (one family per metric)
+    to_reference = reference_pairs(experiment, ref)
+    found, to_full, ablation_notes = ablation_pairs(experiment, list(options.full))
     notes += ablation_notes
-    frames["clip_level"] = clip_level_table(experiment, ref, mode=options.clip_level, **kwargs)
+    comparisons = comparison_table(experiment, to_reference + to_full, list(options.metrics), options.settings)
+    frames["comparisons"] = comparisons
+    frames["statistics"] = select(comparisons, to_reference)
+    frames["ablation"] = ablation_table(experiment, found, comparisons, analysis.metric)
     analysis.ranks = rank_datasets(summary, analysis.metric, variants, options.alpha)
     if analysis.ranks is not None:
         frames["ranks"] = analysis.ranks.table()
@@ -109,14 +116,11 @@ def _caption(analysis: Analysis) -> None:
         per_class_recall=captions.per_class_caption(frames["per_class_difference"], frames["per_class_recall"], ref),
         per_class_difference=(f"Mean paired per-class recall difference to {ref} over the (fold, seed) cells "
                               f"both ran (pp, ± std)."),
-        statistics=captions.statistics_caption(frames["statistics"], ref, alpha)
-        + " Bootstrap CIs are per comparison (not multiplicity-corrected).",
+        statistics=captions.statistics_caption(frames["statistics"], ref, alpha),
         ranks=captions.ranks_caption(analysis.ranks),
     )
     if len(frames["ablation"]):
         analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
-    if len(frames["clip_level"]):
-        analysis.captions["clip_level"] = captions.clip_caption(frames["clip_level"], ref, alpha)
 
 
 def write_tables(analysis: Analysis) -> None:
@@ -132,8 +136,7 @@ def write_tables(analysis: Analysis) -> None:
         "per_class_difference": display_per_class_difference(frames["per_class_difference"]),
         "statistics": display_statistics(frames["statistics"]) if len(frames["statistics"]) else None,
         "ablation": display_ablation(frames["ablation"], metrics) if len(frames["ablation"]) else None,
-        "clip_level": display_statistics(frames["clip_level"]) if len(frames["clip_level"]) else None,
-        "ranks": frames.get("ranks"),
+        "ranks": display_ranks(frames["ranks"]) if "ranks" in frames else None,
     }
     for name, display in displays.items():
         if display is not None and len(display):

@@ -52,8 +52,10 @@ def recall_vs_frequency(analysis, out: Path, colours: dict) -> list[Figure]:
     caption = "Per-class test recall (mean over runs) against the class's training count. "
     if len(rhos):
         lo, hi = rhos.loc[rhos["rho"].idxmin()], rhos.loc[rhos["rho"].idxmax()]
-        caption += (f"Spearman ρ ranges from {lo['rho']:.2f} ({lo['variant']}) to {hi['rho']:.2f} "
-                    f"({hi['variant']}); lower ρ means recall depends less on class frequency.")
+        spread = (f"Spearman ρ is {lo['rho']:.2f} for every variant" if f"{lo['rho']:.2f}" == f"{hi['rho']:.2f}" else
+                  f"Spearman ρ ranges from {lo['rho']:.2f} ({lo['variant']}, {lo['dataset']}) to {hi['rho']:.2f} "
+                  f"({hi['variant']}, {hi['dataset']})")
+        caption += spread + "; lower ρ means recall depends less on class frequency."
     figures = [save(fig, out, "recall_vs_frequency", "imbalance", caption)]
     fig, axes = _axes(len(datasets), 6, 3.4)
     for ax, dataset in zip(axes, datasets):
@@ -209,14 +211,16 @@ def training_curves(analysis, out: Path, colours: dict) -> list[Figure]:
 
 
 def cd_figure(analysis, out: Path, colours: dict) -> list[Figure]:
-    """The critical-difference diagram across datasets (descriptive when there are few)."""
+    """The critical-difference diagram across datasets; mean ranks only when it is descriptive."""
     result = analysis.ranks
     if result is None:
         return []
-    label = " (descriptive)" if result.descriptive else ""
+    label = f" (descriptive: {result.reason})" if result.descriptive else ""
     fig = draw_cd(result.ranks, result.cd, result.cliques, colours,
                   f"mean rank of test {title(result.metric)} over {len(result.scores)} datasets{label}")
-    return [save(fig, out, "cd_diagram", "ranks", analysis.captions["ranks"])]
+    caption = ("Critical-difference diagram: bars join variants whose mean ranks differ by less than the Nemenyi CD."
+               if not result.descriptive else "Mean ranks across datasets (1 = best); no CD: " + result.reason + ".")
+    return [save(fig, out, "cd_diagram", "ranks", caption)]
 
 
 FIGURES = (recall_vs_frequency, group_accuracy, seed_fold_variance, recall_heatmaps, confusion_matrices,

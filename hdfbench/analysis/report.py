@@ -36,15 +36,36 @@ class Block:
     level: int = 2
 
 
+def _designs(analysis) -> list[str]:
+    """Return one line per dataset: its design, the primary test it gets and why."""
+    experiment, options = analysis.experiment, analysis.options
+    lines = []
+    for dataset in experiment.datasets:
+        rows = experiment.summary[experiment.summary["dataset"] == dataset]
+        folds, seeds = rows["fold"].nunique(), rows["seed"].nunique()
+        k = experiment.partition_folds(dataset)
+        head = f"{dataset}: {folds} of {k} fold(s) × {seeds} seed(s) — "
+        if folds == 1:
+            lines.append(head + "one split: no test of generalisation (training and test data never change); "
+                         f"a {stats.TWO_LEVEL_BOOTSTRAP} interval conditional on the split when there are ≥ "
+                         f"{stats.MIN_T_CELLS} seeds")
+            continue
+        ratio = experiment.design_ratio(dataset, rows["fold"].unique())
+        sources = sorted(set(experiment.splits.loc[experiment.splits["dataset"] == dataset, "ratio_source"]))
+        pairing = ("seeds averaged within each fold, J = folds, df = J − 1 (the folds are fixed: seeds are not "
+                   "resamples)" if options.pair_by == "fold" else
+                   "every (fold, seed) cell (--pair-by cell): descriptive, never significant")
+        lines.append(head + f"primary test {stats.NB_T}: {pairing}; n_test/n_train = {ratio:.3f} of the "
+                     f"{k}-fold partition ({', '.join(sources) or 'design'}); {stats.BAYES_T} on the same units")
+    return lines
+
+
 def _setup(analysis) -> list[Block]:
     experiment, options = analysis.experiment, analysis.options
     sweep, summary = experiment.sweep, experiment.summary
     n_listed = len(summary) + len(experiment.missing)
     started = sweep.get("started_at")
     started = datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if started else "unknown"
-    ratios = experiment.splits
-    ratio = (", ".join(f"{r.dataset} fold {r.fold}: {r.test_train_ratio:.3f} ({r.ratio_source})"
-                       for r in ratios.itertuples()) if len(ratios) else "–")
     facts = [
         f"Experiment: **{experiment.name}** (results: `{experiment.path}`)",
         f"Sweep: {sweep.get('sweep_id', 'unknown')}, source `{sweep.get('source', 'unknown')}`, "
@@ -54,9 +75,14 @@ def _setup(analysis) -> list[Block]:
         f"Missing (not finished): {', '.join(experiment.missing) if experiment.missing else 'none'}",
         f"Reference: **{analysis.reference}**; primary metric: test {title(analysis.metric)}; "
         f"checkpoint selection: {experiment.config.get('selection', {}).get('rule', 'unknown')} on inner validation",
-        f"Pairing: {'every (fold, seed) cell' if options.pair_by == 'cell' else 'seeds averaged within each fold'}; "
-        f"tests: {stats.NB_T} (n_test/n_train per fold: {ratio}), {stats.WILCOXON}, {stats.BOOTSTRAP} "
-        f"({options.confidence:.0%} CI); Holm over all comparisons of a table, α = {options.alpha}",
+        *_designs(analysis),
+        f"Multiplicity: one Holm family per metric over every primary comparison in this report (statistics and "
+        f"ablation tables together: each comparison is adjusted once), α = {options.alpha}; only the primary test "
+        "can be called significant",
+        f"Bayesian view: {stats.BAYES_T} (Benavoli et al. 2017) with a region of practical equivalence of "
+        f"±{100 * options.rope:g} pp: P(worse), P(equivalent), P(better)",
+        f"Intervals: {options.confidence:.0%}, each with its n and method; none from fewer than "
+        f"{stats.MIN_T_CELLS} paired units",
     ]
     config = yaml.safe_dump(experiment.config, sort_keys=False) if experiment.config else "(config.yaml not found)"
     return [Block("list", facts), Block("code", config)]
@@ -73,7 +99,6 @@ def _figures(analysis, section: str) -> list[Block]:
 
 def blocks(analysis) -> list[Block]:
     """Return the report as blocks, section by section."""
-    caption = analysis.captions
     body = {
         "setup": _setup(analysis),
         "main": _table(analysis, "main_table"),
@@ -83,8 +108,7 @@ def blocks(analysis) -> list[Block]:
         + _figures(analysis, "per_class"),
         "heterogeneity": _figures(analysis, "heterogeneity"),
         "imbalance": _figures(analysis, "imbalance"),
-        "statistics": _table(analysis, "statistics") + _table(analysis, "clip_level") + _table(analysis, "ranks")
-        + [Block("paragraph", caption.get("ranks", ""))] + _figures(analysis, "ranks"),
+        "statistics": _table(analysis, "statistics") + _table(analysis, "ranks") + _figures(analysis, "ranks"),
         "training": _figures(analysis, "training"),
         "notes": [Block("list", analysis.notes or ["none"])],
     }

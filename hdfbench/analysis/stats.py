@@ -1,14 +1,15 @@
-"""Significance tests, confidence intervals and rank statistics for comparing training strategies.
+"""Significance tests, intervals, a Bayesian comparison and rank statistics for comparing strategies.
 
 Every test returns a :class:`TestResult` that carries the test's name, n, the estimate in the metric's
-units with its CI, and a standardised effect size, so a table never shows a p-value without them.
+units with its interval, and a standardised effect size, so a table never shows a p-value without them.
 
 What is computed here and what comes from libraries:
 
-* scipy / statsmodels: the plain paired t (``ttest_1samp``), Wilcoxon signed-rank, Friedman, the
-  bootstrap of a mean (``scipy.stats.bootstrap``), Holm (``multipletests``), the studentized range.
-* in-house: the Nadeau–Bengio variance correction, the critical-difference layout (cliques), the
-  class-stratified clip-level bootstrap of a UAR difference, and the effect sizes.
+* scipy / statsmodels: the plain paired t (``ttest_1samp``), Friedman, Student's t and F
+  distributions, Holm (``multipletests``), the studentized range.
+* in-house: the Nadeau–Bengio variance correction, the Bayesian correlated t-test (checked against
+  ``baycomp``), the two-level (seeds × clips) bootstrap of one split, the critical-difference layout
+  (cliques) and the effect sizes.
 
 Conventions: a difference is ``a − b`` (positive: ``a`` scores higher); all p-values are two-sided;
 NaN inputs (missing runs) are dropped and the result's ``note`` says how many.
@@ -16,7 +17,6 @@ NaN inputs (missing runs) are dropped and the result's ``note`` says how many.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
@@ -27,14 +27,12 @@ from statsmodels.stats.multitest import multipletests
 
 NB_T = "Nadeau-Bengio corrected t"
 PAIRED_T = "paired t"
-WILCOXON = "Wilcoxon signed-rank"
-BOOTSTRAP = "paired bootstrap (BCa)"
+BAYES_T = "Bayesian correlated t"
+TWO_LEVEL_BOOTSTRAP = "two-level bootstrap (seeds × test clips, percentile)"
 FRIEDMAN = "Friedman"
 IMAN_DAVENPORT = "Iman-Davenport F"
-CLIP_BOOTSTRAP = "clip bootstrap (class-stratified, percentile)"
 
 COHEN_DZ = "Cohen's d_z"
-RANK_BISERIAL = "matched-pairs rank-biserial r"
 KENDALL_W = "Kendall's W"
 
 #: Below this many blocks the Friedman chi-square approximation is rough (Demšar 2006, §3.2.2).
@@ -180,120 +178,116 @@ def paired_ttest(differences, confidence: float = 0.95) -> TestResult:
                       float(ci.low), float(ci.high), cohens_dz(d), COHEN_DZ, note)
 
 
-def hodges_lehmann(differences) -> float:
-    """Return the Hodges–Lehmann estimate: the median of the Walsh averages (d_i + d_j)/2, i ≤ j."""
-    d, _ = _clean(differences)
-    if not len(d):
-        return _NAN
-    i, j = np.triu_indices(len(d))
-    return float(np.median((d[i] + d[j]) / 2))
+@dataclass(frozen=True)
+class BayesResult:
+    """The posterior probabilities that the mean difference is below −rope, inside ±rope, above +rope."""
+
+    p_worse: float
+    p_rope: float
+    p_better: float
+    rope: float
+    n: int
+    note: str = ""
 
 
-def rank_biserial(differences) -> float:
-    """Return the matched-pairs rank-biserial r = (W+ − W−)/(W+ + W−) over the nonzero differences.
+def bayes_correlated_ttest(differences, test_train_ratio: float, rope: float) -> BayesResult:
+    """Return the Bayesian correlated t-test of the mean paired difference (Corani & Benavoli 2015;
+    Benavoli et al. 2017, JMLR 18(77)).
 
-    Ranks of |d| are averaged over ties; zeros are dropped (as in ``zero_method="wilcox"``).
-    Range [−1, 1]; 0 when there is no nonzero difference.
+    With J differences from splits that share training data (correlation ρ = n_test/n_total, so
+    ρ/(1 − ρ) = ``test_train_ratio``), the posterior of the mean difference under a flat prior is
+    Student's t with J − 1 df, location mean(d) and scale s·sqrt(1/J + ρ/(1 − ρ)) — the
+    Nadeau–Bengio variance. ``p_worse`` = P(μ < −rope), ``p_rope`` = P(|μ| ≤ rope), ``p_better`` =
+    P(μ > rope). Below ``MIN_T_CELLS`` differences: NaN. Zero variance: all mass at the mean.
     """
-    d, _ = _clean(differences)
-    d = d[d != 0]
-    if not len(d):
-        return 0.0
-    ranks = sps.rankdata(np.abs(d))
-    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
-
-
-def wilcoxon_signed_rank(differences) -> TestResult:
-    """Return the two-sided Wilcoxon signed-rank test of the differences (``scipy.stats.wilcoxon``).
-
-    Choices (all scipy's defaults, so results reproduce in scipy and R's ``wilcox.test``):
-
-    * ``zero_method="wilcox"``: zero differences are discarded before ranking; ``n`` still counts
-      every cell and the note says how many zeros were dropped.
-    * ties: ranks of equal |d| are averaged.
-    * ``method="auto"``: the exact null distribution when n ≤ 50 and there are no ties or zeros;
-      with ties or zeros an exhaustive sign-flip permutation for n ≤ 13; otherwise the normal
-      approximation with tie correction, no continuity correction.
-
-    ``statistic`` is scipy's: min(W+, W−). ``estimate`` is the Hodges–Lehmann pseudomedian of all
-    differences (zeros included); no CI (NaN). ``effect_size`` is the matched-pairs rank-biserial r.
-    All differences zero → statistic NaN, p = 1, estimate and effect 0. With fewer than 6 nonzero
-    differences the test cannot reach p < 0.05 (smallest two-sided p = 2/2^n) and the note says so.
-    """
+    if rope < 0:
+        raise ValueError(f"rope must be >= 0, got {rope}")
     d, dropped = _clean(differences)
-    nonzero = int((d != 0).sum())
-    zeros = len(d) - nonzero
-    notes = [_dropped_note(dropped), f"{zeros} zero difference(s) discarded" if zeros and nonzero else ""]
-    if nonzero == 0:
-        reason = "all differences zero" if len(d) else "no cells"
-        return TestResult(WILCOXON, _NAN, 1.0 if len(d) else _NAN, len(d), 0.0 if len(d) else _NAN,
-                          _NAN, _NAN, 0.0 if len(d) else _NAN, RANK_BISERIAL, _join(*notes, reason))
-    if nonzero < 6:
-        notes.append(f"n_nonzero = {nonzero} < 6: Wilcoxon cannot reach p < 0.05")
-    res = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="auto")
-    return TestResult(WILCOXON, float(res.statistic), float(res.pvalue), len(d), hodges_lehmann(d),
-                      _NAN, _NAN, rank_biserial(d), RANK_BISERIAL, _join(*notes))
+    n, note = len(d), _dropped_note(dropped)
+    if n < MIN_T_CELLS:
+        return BayesResult(_NAN, _NAN, _NAN, rope, n, _join(note, f"n = {n} < {MIN_T_CELLS}: no posterior"))
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if sd == 0:
+        worse, better = float(mean < -rope), float(mean > rope)
+    else:
+        scale = sd * np.sqrt(1.0 / n + test_train_ratio)
+        worse = float(sps.t.cdf(-rope, n - 1, loc=mean, scale=scale))
+        better = float(sps.t.sf(rope, n - 1, loc=mean, scale=scale))
+    return BayesResult(worse, max(0.0, 1.0 - worse - better), better, rope, n, note)
 
 
-def bootstrap_mean_ci(differences, confidence: float = 0.95, n_resamples: int = 9999,
-                      seed: int = 0) -> tuple[float, float]:
-    """Return the bootstrap CI (low, high) of the mean difference (``scipy.stats.bootstrap``).
+#: Metrics the two-level bootstrap can recompute from per-clip predictions.
+CLIP_METRICS = ("test_uar", "test_war", "worst_class_recall")
 
-    BCa by default; falls back to the percentile interval when BCa is degenerate (NaN, e.g. few
-    distinct values). All differences equal → (mean, mean); fewer than 2 cells → (NaN, NaN).
-    Deterministic for a given ``seed``. Each call costs ~n_resamples means plus an n-point
-    jackknife: lower ``n_resamples`` (e.g. 1999) when calling it thousands of times.
+
+def _joint_counts(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Return per class the clip counts (both right, only a right, only b right, both wrong): (C, 4)."""
+    a, b = pred_a == labels, pred_b == labels
+    out = np.zeros((len(classes), 4), dtype=np.int64)
+    for i, c in enumerate(classes):
+        m = labels == c
+        out[i] = [(a & b & m).sum(), (a & ~b & m).sum(), (~a & b & m).sum(), (~a & ~b & m).sum()]
+    return out
+
+
+def _metric_from_hits(hits: np.ndarray, support: np.ndarray, metric: str) -> np.ndarray:
+    """Return ``metric`` from per-class correct counts ``hits`` (..., C) and class support (C,);
+    classes without support are left out."""
+    if metric == "test_war":
+        return hits.sum(axis=-1) / support.sum()
+    present = support > 0
+    recall = hits[..., present] / support[present]
+    return recall.mean(axis=-1) if metric == "test_uar" else recall.min(axis=-1)
+
+
+def two_level_bootstrap(seeds: list[tuple], metric: str = "test_uar", n_resamples: int = 2000, seed: int = 0,
+                        confidence: float = 0.95) -> TestResult:
+    """Return the paired two-level bootstrap of ``metric``(a) − ``metric``(b) over the runs of one split.
+
+    ``seeds`` holds one ``(labels, pred_a, pred_b)`` per training seed, on that split's test clips.
+    Each resample draws the seeds with replacement and, within every drawn seed, its test clips with
+    replacement *within each class* (class-stratified: supports stay fixed, as UAR needs), the same
+    clips for a and b; the difference of the resample is the mean over its drawn seeds. The
+    percentile interval therefore reflects training-seed and test-sample variance, and is
+    conditional on the one split (it says nothing about other splits): descriptive, no p-value.
+    Classes without test clips are left out of every metric. ``estimate`` is the observed mean
+    difference over seeds; ``n`` the number of seeds. Fewer than ``MIN_T_CELLS`` seeds: no interval.
     """
     _check_confidence(confidence)
-    d, _ = _clean(differences)
-    if len(d) < 2:
-        return _NAN, _NAN
-    if np.ptp(d) == 0:
-        return float(d[0]), float(d[0])
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = sps.bootstrap((d,), np.mean, n_resamples=n_resamples, vectorized=True,
-                                confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if np.isfinite(low) and np.isfinite(high):
-            return low, high
-    return _NAN, _NAN
-
-
-def _aligned_differences(a, b) -> np.ndarray:
-    """Return a − b per cell; two Series are aligned on their index (cells missing in one → NaN)."""
-    if isinstance(a, pd.Series) and isinstance(b, pd.Series):
-        a, b = a.align(b, join="outer")
-    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"a and b must have one value per cell, got {a.shape} and {b.shape}")
-    return a - b
-
-
-def compare_paired(a, b, test_train_ratio: float, confidence: float = 0.95, seed: int = 0,
-                   n_resamples: int = 9999) -> dict[str, TestResult]:
-    """Return the paired comparison of ``a`` against ``b`` over the same cells (a − b).
-
-    ``a`` and ``b`` hold one score per (fold, seed) cell, in the same order (or as two pandas
-    Series, aligned on their index). Cells missing in either are dropped. Keys:
-
-    * ``"nb_t"``: :func:`nadeau_bengio_ttest` with ``test_train_ratio``;
-    * ``"wilcoxon"``: :func:`wilcoxon_signed_rank`;
-    * ``"bootstrap"``: the mean difference with :func:`bootstrap_mean_ci` (``statistic`` and
-      ``pvalue`` NaN, ``effect_size`` Cohen's d_z).
-    """
-    d = _aligned_differences(a, b)
-    clean, dropped = _clean(d)
-    low, high = bootstrap_mean_ci(clean, confidence, n_resamples=n_resamples, seed=seed)
-    boot = TestResult(BOOTSTRAP, _NAN, _NAN, len(clean), float(clean.mean()) if len(clean) else _NAN,
-                      low, high, cohens_dz(clean), COHEN_DZ,
-                      _join(_dropped_note(dropped), f"{n_resamples} resamples, seed {seed}"))
-    return {
-        "nb_t": nadeau_bengio_ttest(d, test_train_ratio, confidence),
-        "wilcoxon": wilcoxon_signed_rank(d),
-        "bootstrap": boot,
-    }
+    if metric not in CLIP_METRICS:
+        raise ValueError(f"the two-level bootstrap recomputes {CLIP_METRICS}, not {metric}")
+    seeds = [tuple(np.asarray(x).ravel() for x in run) for run in seeds]
+    classes = np.unique(np.concatenate([labels for labels, _, _ in seeds])) if seeds else np.array([])
+    counts = np.stack([_joint_counts(*run, classes) for run in seeds]) if seeds else np.zeros((0, 0, 4))
+    support = counts.sum(axis=2)  # (R, C)
+    hits_a, hits_b = counts[:, :, 0] + counts[:, :, 1], counts[:, :, 0] + counts[:, :, 2]  # (R, C) each
+    observed = np.array([_metric_from_hits(a, n, metric) - _metric_from_hits(b, n, metric)
+                         for a, b, n in zip(hits_a, hits_b, support, strict=True)])
+    r = len(seeds)
+    estimate = float(observed.mean()) if r else _NAN
+    note = f"{r} seeds × {int(support[0].sum()) if r else 0} test clips"
+    if r < MIN_T_CELLS:
+        return TestResult(TWO_LEVEL_BOOTSTRAP, _NAN, _NAN, r, estimate, _NAN, _NAN, _NAN, "",
+                          _join(note, f"n = {r} < {MIN_T_CELLS} seeds: no interval (run at least {MIN_T_CELLS} seeds)"))
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, r, size=(n_resamples, r))  # seeds of each resample
+    diffs = np.empty((n_resamples, r))
+    for s in range(r):
+        slots = drawn == s
+        m = int(slots.sum())
+        if not m:
+            continue
+        hits_a = np.empty((m, len(classes)))
+        hits_b = np.empty((m, len(classes)))
+        for i in range(len(classes)):
+            n_c = int(support[s, i])
+            draws = rng.multinomial(n_c, counts[s, i] / n_c, size=m) if n_c else np.zeros((m, 4))
+            hits_a[:, i], hits_b[:, i] = draws[:, 0] + draws[:, 1], draws[:, 0] + draws[:, 2]
+        diffs[slots] = _metric_from_hits(hits_a, support[s], metric) - _metric_from_hits(hits_b, support[s], metric)
+    replicates = diffs.mean(axis=1)
+    low, high = np.quantile(replicates, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    return TestResult(TWO_LEVEL_BOOTSTRAP, _NAN, _NAN, r, estimate, float(low), float(high), _NAN, "",
+                      _join(note, f"{n_resamples} resamples, seed {seed}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,22 +350,45 @@ def friedman(scores: pd.DataFrame) -> TestResult:
                       KENDALL_W, _join(*notes))
 
 
-def iman_davenport(scores: pd.DataFrame) -> TestResult:
+def _rank_permutation_pvalue(scores: pd.DataFrame, n_permutations: int, seed: int) -> float:
+    """Return the permutation p of the Friedman statistic: ranks shuffled within each block (row).
+
+    The statistic is Σ_j (mean rank_j − (k + 1)/2)², monotone in χ² (and F) for the fixed tie
+    pattern of each block that the permutations keep. p = (1 + #{permuted ≥ observed}) / (P + 1).
+    """
+    ranks = scores.rank(axis=1).to_numpy(dtype=float)
+    centre = (ranks.shape[1] + 1) / 2
+    observed = ((ranks.mean(axis=0) - centre) ** 2).sum()
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permuted(np.broadcast_to(ranks, (n_permutations, *ranks.shape)), axis=2)
+    permuted = ((shuffled.mean(axis=1) - centre) ** 2).sum(axis=1)
+    return float((1 + (permuted >= observed - 1e-12).sum()) / (n_permutations + 1))
+
+
+def iman_davenport(scores: pd.DataFrame, n_permutations: int = 10_000, seed: int = 0) -> TestResult:
     """Return the Iman–Davenport F version of the Friedman test (Demšar 2006, preferred to χ²).
 
-    F = (N − 1)χ² / (N(k − 1) − χ²) with df (k − 1, (k − 1)(N − 1)); other fields as :func:`friedman`.
+    F = (N − 1)χ² / (N(k − 1) − χ²) with df (k − 1, (k − 1)(N − 1)). Below ``FRIEDMAN_MIN_BLOCKS``
+    blocks the F approximation is liberal (5 datasets × 4 methods rejected 7.1 % of true nulls at
+    α = 0.05 in ``benchmarks/stats_calibration.py``), so the p-value there comes from
+    ``n_permutations`` random permutations of the ranks within each block instead (seeded, exact in
+    expectation). Other fields as :func:`friedman`.
     """
     base = friedman(scores)
     if not np.isfinite(base.statistic):
         return replace(base, test=IMAN_DAVENPORT)
+    complete, _ = _complete_blocks(scores)
     n, k = base.n, scores.shape[1]
     denom = n * (k - 1) - base.statistic
-    if denom <= 0:  # perfect agreement (W = 1): F is infinite
-        f_stat, p = np.inf, 0.0
+    f_stat = np.inf if denom <= 0 else (n - 1) * base.statistic / denom  # W = 1: F is infinite
+    if n < FRIEDMAN_MIN_BLOCKS:
+        p = _rank_permutation_pvalue(complete, n_permutations, seed)
+        note = _join(*(part for part in base.note.split("; ") if "chi-square approximation" not in part),
+                     f"p from {n_permutations} within-block rank permutations (N = {n} < {FRIEDMAN_MIN_BLOCKS})")
     else:
-        f_stat = (n - 1) * base.statistic / denom
-        p = float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1)))
-    return TestResult(IMAN_DAVENPORT, float(f_stat), p, n, _NAN, _NAN, _NAN, base.effect_size, KENDALL_W, base.note)
+        p = 0.0 if not np.isfinite(f_stat) else float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1)))
+        note = base.note
+    return TestResult(IMAN_DAVENPORT, float(f_stat), p, n, _NAN, _NAN, _NAN, base.effect_size, KENDALL_W, note)
 
 
 def mean_ranks(scores: pd.DataFrame, higher_is_better: bool = True) -> pd.Series:
@@ -423,62 +440,3 @@ def cd_cliques(ranks: pd.Series, cd: float) -> list[tuple[str, ...]]:
             cliques.append(tuple(names[start:end + 1]))
         last_end = max(last_end, end)
     return cliques
-
-
-# ---------------------------------------------------------------------------------------------
-# clip level: one run cell, paired bootstrap over test clips
-
-
-def clip_bootstrap_uar_difference(labels, pred_a, pred_b, n_resamples: int = 2000, seed: int = 0,
-                                  confidence: float = 0.95, classes=None) -> TestResult:
-    """Return the paired, class-stratified bootstrap of UAR(a) − UAR(b) over the test clips of one run.
-
-    Clips are resampled with replacement within each class (so every class keeps its support and
-    stays present), and the same clips are used for both predictors. UAR is the mean recall over the
-    classes present in ``labels``; entries of ``classes`` with no clip are excluded (listed in the
-    note). ``estimate`` is the observed UAR difference; the CI is the percentile interval; the
-    two-sided p is ``min(1, 2 · (1 + #{resampled differences on the other side of 0, 0 included})
-    / (n_resamples + 1))``, and p = 1 when the estimate is 0. ``statistic`` and ``effect_size`` are
-    NaN (the difference is already in UAR units). ``n`` is the number of clips.
-
-    Vectorised: a class's resampled mean of per-clip differences (−1, 0, +1) depends only on how
-    many of each value are drawn, so it is drawn as one multinomial per class and resample; this is
-    the same distribution as resampling clip indices, at O(classes × n_resamples) cost.
-    """
-    _check_confidence(confidence)
-    labels, pred_a, pred_b = (np.asarray(x).ravel() for x in (labels, pred_a, pred_b))
-    if not labels.shape == pred_a.shape == pred_b.shape:
-        raise ValueError(f"labels and predictions must have equal length, got {labels.shape}, {pred_a.shape}, {pred_b.shape}")
-    present = np.unique(labels)
-    classes = present if classes is None else np.asarray(classes)
-    unknown = np.setdiff1d(present, classes)
-    if len(unknown):
-        raise ValueError(f"labels contain classes not in `classes`: {unknown.tolist()}")
-    absent = np.setdiff1d(classes, present)
-    note = f"classes absent from labels, excluded from UAR: {absent.tolist()}" if len(absent) else ""
-    if not len(present):
-        return TestResult(CLIP_BOOTSTRAP, _NAN, _NAN, 0, _NAN, _NAN, _NAN, _NAN, "", _join(note, "no clips"))
-
-    diff = (pred_a == labels).astype(np.int8) - (pred_b == labels).astype(np.int8)
-    rng = np.random.default_rng(seed)
-    observed = np.empty(len(present))
-    resampled = np.zeros(n_resamples)
-    for i, c in enumerate(present):
-        d_c = diff[labels == c]
-        counts = np.array([(d_c == 1).sum(), (d_c == -1).sum(), (d_c == 0).sum()])
-        observed[i] = (counts[0] - counts[1]) / len(d_c)
-        draws = rng.multinomial(len(d_c), counts / len(d_c), size=n_resamples)
-        resampled += (draws[:, 0] - draws[:, 1]) / len(d_c)
-    resampled /= len(present)
-    # sums of ±1/n_c terms that cancel exactly can land at ±1e-17; count those as 0
-    resampled[np.abs(resampled) < 1e-12] = 0.0
-    estimate = float(observed.mean())
-    estimate = 0.0 if abs(estimate) < 1e-12 else estimate
-    low, high = np.quantile(resampled, [0.5 - confidence / 2, 0.5 + confidence / 2])
-    if estimate == 0:
-        p = 1.0
-    else:
-        other_side = int((resampled <= 0).sum() if estimate > 0 else (resampled >= 0).sum())
-        p = min(1.0, 2 * (1 + other_side) / (n_resamples + 1))
-    return TestResult(CLIP_BOOTSTRAP, _NAN, p, len(labels), estimate, float(low), float(high), _NAN, "",
-                      _join(note, f"{n_resamples} resamples, seed {seed}"))

@@ -22,6 +22,12 @@ def test_unknown_metric_exits_2(tmp_path, capsys):
     assert "metric 'nope'" in capsys.readouterr().err
 
 
+def test_bad_rope_or_alpha_exits_2(tmp_path, capsys):
+    path = make_results(tmp_path, FakeSpec(folds=(1,), seeds=(0, 1)))
+    assert main(["analyze", str(path), "--rope", "-1", "--no-plots", "--out", str(tmp_path / "a")]) == 2
+    assert "--rope must be >= 0" in capsys.readouterr().err
+
+
 def test_partial_sweep_analyses_what_exists(tmp_path, capsys):
     spec = FakeSpec(folds=(1, 2), seeds=(0, 1), missing=("fakeset-f2-s1-same-00000000",))
     path = make_results(tmp_path, spec)

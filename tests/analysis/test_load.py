@@ -1,5 +1,6 @@
 """Reading results directories: partial sweeps, incremental summary refresh, split sizes."""
 
+import json
 import os
 import time
 
@@ -38,10 +39,25 @@ def test_summary_refresh_recomputes_only_stale_rows(tmp_path):
     assert load_experiment(path).refreshed == 0
 
 
-def test_splits_give_the_nb_ratio(tmp_path):
+def test_splits_give_the_nb_ratio_of_the_partition(tmp_path):
     experiment = load_experiment(make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0,))))
-    assert experiment.splits["test_train_ratio"].tolist() == [0.25, 0.25]
+    # 500 test clips against 2000 training + 200 inner-validation clips: the partition before the carve-out
+    assert experiment.splits["test_train_ratio"].tolist() == [500 / 2200, 500 / 2200]
+    assert experiment.design_ratio("fakeset", [1, 2]) == pytest.approx(500 / 2200)
     assert experiment.classes[0] == "Happy" and experiment.group_fields == ["source", "subject"]
+
+
+def test_runs_without_sizes_get_the_design_ratio_not_a_guess(tmp_path):
+    path = make_results(tmp_path, FakeSpec(folds=(1, 2, 3), seeds=(0,)))
+    for config in (path / "runs").glob("*/config.json"):
+        data = json.loads(config.read_text())
+        del data["n_train"], data["n_val"]
+        config.write_text(json.dumps(data))
+    experiment = load_experiment(path)
+    # the sweep's config lists 3 folds of an unregistered dataset: a 3-fold partition, ratio 1/2
+    assert experiment.splits["test_train_ratio"].tolist() == [0.5] * 3
+    assert set(experiment.splits["ratio_source"]) == {"3-fold design: 1/2"}
+    assert experiment.partition_folds("synthetic") == 5  # a registered dataset: its own partition
 
 
 def test_not_a_results_directory(tmp_path):

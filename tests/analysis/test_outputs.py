@@ -46,10 +46,28 @@ def test_report_has_every_section(known_analysis):
     for _, heading in SECTIONS:
         assert f"## {heading}" in md and f"<h2>{heading}</h2>" in page
     assert "Missing (not finished): none" in md and "commit" in md
-    assert "survive Holm correction" in md and "better (UAR, d1" in md
+    assert "survive Holm at α = 0.05" in md and "better (UAR, d1" in md
+    assert "primary test Nadeau-Bengio corrected t: seeds averaged within each fold" in md
+    assert "one Holm family per metric over every primary comparison" in md
+    assert md.count("Mean ranks of test UAR") == 1  # one caption, not repeated by the figure
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
     assert len(images) == len(known_analysis.figures)
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
     assert "src='figures" not in page  # self-contained
     for figure in known_analysis.figures:
         assert f"figures/{figure.name}.png" in md
+
+
+def test_differences_keep_their_sign_and_decimals_in_every_format(tmp_path):
+    import pandas as pd
+
+    from hdfbench.analysis.export import ci, signed, write_table
+
+    assert [signed(v) for v in (0.0483, -0.004, -0.00001, 0.0)] == ["+4.83", "−0.40", "0.00", "0.00"]
+    assert ci(-0.0123, 0.0456) == "[−1.23, +4.56]"
+    display = pd.DataFrame({"Δ (pp)": [signed(0.048), signed(-0.004), signed(0.05)]})
+    table = write_table(tmp_path, "t", display, display, "caption")
+    markdown = (tmp_path / "t.md").read_text()
+    assert "+4.80" in markdown and "−0.40" in markdown and "+5.00" in markdown
+    assert "$-$0.40" in (tmp_path / "t.tex").read_text()
+    assert table.markdown.count("|") > 3

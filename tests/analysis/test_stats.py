@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -91,53 +90,6 @@ def test_nb_ttest_power_and_size_on_generated_data():
 
 
 # ---------------------------------------------------------------------------------------------
-# Wilcoxon signed-rank
-
-
-def test_wilcoxon_hand_worked_example():
-    # Nonzero |d| ranks 1..7, negatives at ranks 2 and 5 → W− = 7, W+ = 21, T = min = 7; the zero is dropped.
-    # Exact null with n = 7: #{subsets of 1..7 with sum ≤ 7} = 1+1+1+2+2+3+4+5 = 19 → p = 2·19/128.
-    res = stats.wilcoxon_signed_rank([1.0, -2.0, 3.0, 4.0, -5.0, 6.0, 0.0, 7.0])
-    assert res.statistic == 7.0
-    assert res.pvalue == pytest.approx(2 * 19 / 128)
-    assert res.n == 8 and "1 zero difference(s) discarded" in res.note
-    assert res.effect_size == pytest.approx((21 - 7) / 28)
-    assert res.effect_size_name == "matched-pairs rank-biserial r"
-    assert math.isnan(res.ci_low) and math.isnan(res.ci_high)
-
-
-def test_hodges_lehmann_estimate():
-    # Walsh averages of [1, 2, 4]: 1, 1.5, 2.5, 2, 3, 4 → median 2.25.
-    assert stats.hodges_lehmann([1.0, 2.0, 4.0]) == pytest.approx(2.25)
-    assert stats.wilcoxon_signed_rank([1.0, 2.0, 4.0]).estimate == pytest.approx(2.25)
-
-
-@pytest.mark.parametrize("n", [15, 40])  # exhaustive permutation (≤ 13 nonzero) and normal approximation
-def test_wilcoxon_matches_scipy_with_ties_and_zeros(n):
-    rng = np.random.default_rng(n)
-    d = np.round(rng.normal(0.5, 1.0, size=n) * 2) / 2  # half-unit grid: many ties
-    d[:3] = 0.0
-    res = stats.wilcoxon_signed_rank(d)
-    ref = sps.wilcoxon(d, zero_method="wilcox")
-    assert res.statistic == pytest.approx(ref.statistic)
-    assert res.pvalue == pytest.approx(ref.pvalue)
-    nonzero = d[d != 0]
-    ranks = sps.rankdata(np.abs(nonzero))
-    w_plus, w_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
-    assert min(w_plus, w_minus) == pytest.approx(res.statistic)
-    assert res.effect_size == pytest.approx((w_plus - w_minus) / (w_plus + w_minus))
-
-
-def test_wilcoxon_all_zero_and_small_n():
-    zero = stats.wilcoxon_signed_rank([0.0] * 5)
-    assert zero.pvalue == 1.0 and math.isnan(zero.statistic) and zero.effect_size == 0.0
-    assert "all differences zero" in zero.note
-    small = stats.wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5])
-    assert small.pvalue == pytest.approx(2 / 32) and "cannot reach p < 0.05" in small.note
-    assert stats.wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]).pvalue == pytest.approx(2 / 64)
-
-
-# ---------------------------------------------------------------------------------------------
 # Holm
 
 
@@ -154,54 +106,6 @@ def test_holm_nan_stays_nan_and_is_not_counted():
     assert np.isnan(stats.holm([np.nan])).all() and stats.holm([]).shape == (0,)
     with pytest.raises(ValueError):
         stats.holm([0.5, 1.5])
-
-
-# ---------------------------------------------------------------------------------------------
-# bootstrap CI of the mean and compare_paired
-
-
-def test_bootstrap_ci_contains_mean_shrinks_and_is_deterministic():
-    rng = np.random.default_rng(3)
-    small, large = rng.normal(0.02, 0.03, 10), rng.normal(0.02, 0.03, 200)
-    low, high = stats.bootstrap_mean_ci(small, n_resamples=2000, seed=5)
-    assert low < small.mean() < high
-    low_l, high_l = stats.bootstrap_mean_ci(large, n_resamples=2000, seed=5)
-    assert low_l < large.mean() < high_l
-    assert high_l - low_l < (high - low) / 2
-    assert stats.bootstrap_mean_ci(small, n_resamples=2000, seed=5) == (low, high)
-    assert stats.bootstrap_mean_ci(small, n_resamples=2000, seed=6) != (low, high)
-
-
-def test_bootstrap_ci_degenerate_inputs():
-    assert stats.bootstrap_mean_ci([0.01, 0.01, 0.01]) == (0.01, 0.01)
-    assert all(math.isnan(v) for v in stats.bootstrap_mean_ci([0.01]))
-    # Two distinct values: BCa's jackknife is degenerate, the percentile fallback still gives a CI.
-    low, high = stats.bootstrap_mean_ci([0.0, 0.0, 0.0, 0.0, 1.0], n_resamples=500)
-    assert np.isfinite(low) and np.isfinite(high) and low <= 0.2 <= high
-
-
-def test_compare_paired_returns_three_results_on_the_differences():
-    a = pd.Series([0.61, 0.63, 0.60, 0.64, 0.62], index=[(f, 0) for f in range(1, 6)])
-    b = pd.Series([0.62, 0.60, 0.59, 0.60, 0.60], index=a.index[::-1])  # same cells, reversed order
-    out = stats.compare_paired(a, b, test_train_ratio=0.25, n_resamples=999)
-    assert set(out) == {"nb_t", "wilcoxon", "bootstrap"}
-    d = (a - b).to_numpy()  # pandas aligns on the index: [.01, .03, .01, .04, .00] in some order
-    assert sorted(d) == pytest.approx([0.0, 0.01, 0.01, 0.03, 0.04])
-    assert out["nb_t"] == stats.nadeau_bengio_ttest(d, 0.25)
-    assert out["wilcoxon"] == stats.wilcoxon_signed_rank(d)
-    boot = out["bootstrap"]
-    assert boot.estimate == pytest.approx(d.mean()) and math.isnan(boot.pvalue) and boot.n == 5
-    assert (boot.ci_low, boot.ci_high) == stats.bootstrap_mean_ci(d, n_resamples=999, seed=0)
-
-
-def test_compare_paired_aligns_series_and_drops_missing_cells():
-    a = pd.Series([0.7, 0.8, 0.9], index=["f1", "f2", "f3"])
-    b = pd.Series([0.5, 0.6], index=["f2", "f1"])
-    out = stats.compare_paired(a, b, test_train_ratio=0.25, n_resamples=999)
-    assert out["nb_t"].n == 2 and out["nb_t"].estimate == pytest.approx(((0.7 - 0.6) + (0.8 - 0.5)) / 2)
-    assert "1 NaN cell(s) dropped" in out["nb_t"].note
-    with pytest.raises(ValueError):
-        stats.compare_paired([0.1, 0.2], [0.1], test_train_ratio=0.25)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +131,25 @@ def test_friedman_matches_scipy_and_kendalls_w():
     assert res.effect_size == pytest.approx(12 * s / (n**2 * (k**3 - k)))
     f = stats.iman_davenport(scores)
     assert f.statistic == pytest.approx((n - 1) * ref.statistic / (n * (k - 1) - ref.statistic))
-    assert f.pvalue == pytest.approx(sps.f.sf(f.statistic, k - 1, (k - 1) * (n - 1)))
+    assert "within-block rank permutations (N = 8 < 10)" in f.note
+
+
+def test_iman_davenport_p_small_n_by_permutation_large_n_by_f():
+    rng = np.random.default_rng(4)
+    small = pd.DataFrame(rng.normal(size=(5, 4)) + [0.0, 0.3, 0.6, 0.9])
+
+    def chi2(*columns):
+        return sps.friedmanchisquare(*columns).statistic
+
+    # scipy's within-pair ('samples') permutation of the same statistic, independently computed
+    ref = sps.permutation_test(tuple(small.to_numpy().T), chi2, permutation_type="samples", n_resamples=20000,
+                               alternative="greater", rng=1)
+    assert stats.iman_davenport(small, n_permutations=20000).pvalue == pytest.approx(ref.pvalue, abs=0.01)
+    large = pd.DataFrame(rng.normal(size=(12, 4)) + [0.0, 0.3, 0.6, 0.9])
+    f = stats.iman_davenport(large)
+    assert f.pvalue == pytest.approx(sps.f.sf(f.statistic, 3, 3 * 11))
+    perfect = pd.DataFrame([[1.0, 2.0, 3.0, 4.0]] * 2)
+    assert stats.iman_davenport(perfect).pvalue == pytest.approx(1 / 24, abs=0.01)  # 2 datasets agree by chance
 
 
 def test_friedman_edge_cases():
@@ -276,7 +198,42 @@ def test_cd_cliques_hand_example():
 
 
 # ---------------------------------------------------------------------------------------------
-# clip-level paired bootstrap of the UAR difference
+# Bayesian correlated t-test
+
+
+@pytest.mark.parametrize("n, runs, rope, seed", [(5, 1, 0.01, 0), (10, 1, 0.0, 1), (15, 3, 0.02, 2), (4, 1, 0.05, 3)])
+def test_bayes_correlated_t_equals_baycomp(n, runs, rope, seed):
+    baycomp = pytest.importorskip("baycomp")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 0.7, n)
+    y = x + rng.normal(0.01, 0.02, n)
+    folds = n // runs  # baycomp's correction is 1/J + 1/(folds − 1): the k-fold ratio n_test/n_train
+    ours = stats.bayes_correlated_ttest(y - x, 1 / (folds - 1), rope)
+    theirs = baycomp.two_on_single(x, y, rope=rope, runs=runs)
+    if rope == 0:
+        assert (ours.p_worse, ours.p_better) == pytest.approx(theirs, abs=1e-12) and ours.p_rope == pytest.approx(0)
+    else:
+        assert (ours.p_worse, ours.p_rope, ours.p_better) == pytest.approx(theirs, abs=1e-12)
+
+
+def test_bayes_correlated_t_by_hand_and_edge_cases():
+    # d = [.02, .03, .01, .04, .00]: mean .02, s² = 2.5e-4, scale = sqrt(2.5e-4 · (1/5 + 1/4)) = 0.0106066, df 4;
+    # P(μ > .01) = P(T_4 > (.01 − .02)/.0106066 = −0.942809) = 0.800419 (Student's t, 4 df)
+    res = stats.bayes_correlated_ttest([0.02, 0.03, 0.01, 0.04, 0.00], 0.25, rope=0.01)
+    assert res.p_better == pytest.approx(0.800419, abs=1e-6)
+    assert res.p_worse + res.p_rope + res.p_better == pytest.approx(1.0)
+    constant = stats.bayes_correlated_ttest([0.02, 0.02, 0.02], 0.25, rope=0.01)
+    assert (constant.p_worse, constant.p_rope, constant.p_better) == (0.0, 0.0, 1.0)
+    inside = stats.bayes_correlated_ttest([0.005] * 4, 0.25, rope=0.01)
+    assert inside.p_rope == 1.0
+    few = stats.bayes_correlated_ttest([0.02, 0.03], 0.25, rope=0.01)
+    assert math.isnan(few.p_better) and "n = 2 < 3" in few.note
+    with pytest.raises(ValueError):
+        stats.bayes_correlated_ttest([0.1, 0.2, 0.3], 0.25, rope=-0.01)
+
+
+# ---------------------------------------------------------------------------------------------
+# two-level bootstrap (seeds × test clips) of one split
 
 
 def _clips(n: int = 500, seed: int = 0) -> np.ndarray:
@@ -290,59 +247,50 @@ def _predict(labels: np.ndarray, accuracy: float, seed: int) -> np.ndarray:
     return np.where(rng.random(len(labels)) < accuracy, labels, wrong)
 
 
-def test_clip_bootstrap_identical_predictions():
+def _seeds(labels, acc_a, acc_b, n_seeds=3):
+    return [(labels, _predict(labels, acc_a, 10 + s), _predict(labels, acc_b, 20 + s)) for s in range(n_seeds)]
+
+
+@pytest.mark.parametrize("metric, fn", [("test_uar", lambda y, p: metrics.uar(y, p, 7)),
+                                        ("test_war", lambda y, p: metrics.war(y, p)),
+                                        ("worst_class_recall", lambda y, p: metrics.worst_class_recall(y, p, 7))])
+def test_two_level_estimate_is_the_mean_metric_difference_over_seeds(metric, fn):
+    runs = _seeds(_clips(), 0.7, 0.6)
+    res = stats.two_level_bootstrap(runs, metric, n_resamples=500, seed=1)
+    assert res.test == stats.TWO_LEVEL_BOOTSTRAP and res.n == 3 and math.isnan(res.pvalue)
+    assert res.estimate == pytest.approx(np.mean([fn(y, a) - fn(y, b) for y, a, b in runs]), abs=1e-12)
+    assert res.ci_low < res.estimate < res.ci_high
+
+
+def test_two_level_identical_better_and_too_few_seeds():
     labels = _clips()
-    pred = _predict(labels, 0.6, seed=1)
-    res = stats.clip_bootstrap_uar_difference(labels, pred, pred)
-    assert res.estimate == 0.0 and res.pvalue == 1.0 and (res.ci_low, res.ci_high) == (0.0, 0.0)
-    assert res.n == 500
-
-
-def test_clip_bootstrap_clearly_better_predictor():
-    labels = _clips()
-    good, bad = _predict(labels, 0.9, seed=1), _predict(labels, 0.5, seed=2)
-    res = stats.clip_bootstrap_uar_difference(labels, good, bad, n_resamples=2000, seed=0)
-    expected = metrics.uar(labels, good, 7) - metrics.uar(labels, bad, 7)
-    assert res.estimate == pytest.approx(expected)
-    assert res.pvalue == pytest.approx(2 / 2001)  # smallest p with +1 smoothing
-    assert res.ci_low < res.estimate < res.ci_high and res.ci_low > 0
-    reverse = stats.clip_bootstrap_uar_difference(labels, bad, good, n_resamples=2000, seed=0)
-    assert reverse.estimate == pytest.approx(-expected) and reverse.ci_high < 0
-
-
-def test_clip_bootstrap_spread_matches_stratified_variance_and_is_deterministic():
-    labels = _clips()
-    a, b = _predict(labels, 0.62, seed=3), _predict(labels, 0.6, seed=4)
-    res = stats.clip_bootstrap_uar_difference(labels, a, b, n_resamples=4000, seed=9)
-    assert res.ci_low <= res.estimate <= res.ci_high and 0 < res.pvalue <= 1
-    # Var(UAR* diff) under class-stratified resampling = Σ_c pop-var(d | c)/n_c / K²
-    d = (a == labels).astype(float) - (b == labels)
-    var = sum(d[labels == c].var() / (labels == c).sum() for c in range(7)) / 49
-    half = sps.norm.ppf(0.975) * math.sqrt(var)
-    assert res.ci_high - res.ci_low == pytest.approx(2 * half, rel=0.1)
-    assert stats.clip_bootstrap_uar_difference(labels, a, b, n_resamples=4000, seed=9) == res
-
-
-def test_clip_bootstrap_absent_classes():
-    labels = np.array([0, 0, 1, 1, 2, 2, 2])
-    a = np.array([0, 0, 1, 0, 2, 2, 1])
-    b = np.array([0, 1, 1, 0, 2, 1, 1])
-    res = stats.clip_bootstrap_uar_difference(labels, a, b, classes=[0, 1, 2, 3], n_resamples=500)
-    # recalls a: 1, .5, 2/3; b: .5, .5, 1/3 → UAR diff = (.5 + 0 + 1/3) / 3 over the 3 present classes
-    assert res.estimate == pytest.approx((0.5 + 1 / 3) / 3)
-    assert "[3]" in res.note
-    assert res.estimate == pytest.approx(metrics.uar(labels, a, 4) - metrics.uar(labels, b, 4))
+    same = [(labels, p, p) for p in (_predict(labels, 0.6, s) for s in range(3))]
+    res = stats.two_level_bootstrap(same, n_resamples=300)
+    assert (res.estimate, res.ci_low, res.ci_high) == (0.0, 0.0, 0.0)
+    better = stats.two_level_bootstrap(_seeds(labels, 0.8, 0.5), n_resamples=1000, seed=2)
+    assert better.ci_low > 0.15
+    assert stats.two_level_bootstrap(_seeds(labels, 0.8, 0.5), n_resamples=1000, seed=2) == better
+    two = stats.two_level_bootstrap(_seeds(labels, 0.8, 0.5, n_seeds=2))
+    assert math.isnan(two.ci_low) and "n = 2 < 3 seeds: no interval" in two.note
     with pytest.raises(ValueError):
-        stats.clip_bootstrap_uar_difference(labels, a, b, classes=[0, 1])
+        stats.two_level_bootstrap(same, "worst_group_acc_source")
 
 
-def test_clip_bootstrap_is_fast():
-    labels = _clips()
-    a, b = _predict(labels, 0.7, seed=1), _predict(labels, 0.6, seed=2)
-    start = time.perf_counter()
-    for seed in range(20):
-        stats.clip_bootstrap_uar_difference(labels, a, b, n_resamples=2000, seed=seed)
-    assert (time.perf_counter() - start) / 20 < 0.05
+def test_two_level_spread_adds_seed_variance_to_clip_variance():
+    labels = _clips(800)
+    a, b = _predict(labels, 0.7, 1), _predict(labels, 0.6, 2)
+    # three copies of one seed: each resample averages 3 independent class-stratified clip resamples, so
+    # Var = Σ_c Var_c(per-clip difference) / n_c / C² / 3 (UAR over C classes)
+    copies = stats.two_level_bootstrap([(labels, a, b)] * 3, n_resamples=20000, seed=3)
+    d = (a == labels).astype(float) - (b == labels)
+    classes = np.unique(labels)
+    expected = sum(d[labels == c].var() / (labels == c).sum() for c in classes) / len(classes) ** 2 / 3
+    half = 1.959964 * np.sqrt(expected)
+    assert (copies.ci_high - copies.ci_low) / 2 == pytest.approx(half, rel=0.08)
+    # seeds that disagree (+, 0, −) widen the interval beyond the clip variance
+    spread = [(labels, a, b), (labels, b, b), (labels, b, a)]
+    wide = stats.two_level_bootstrap(spread, n_resamples=5000, seed=3)
+    assert wide.ci_high - wide.ci_low > 2 * (copies.ci_high - copies.ci_low)
 
 
 def test_test_result_as_dict():
