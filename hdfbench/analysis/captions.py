@@ -84,12 +84,14 @@ def per_class_caption(difference: pd.DataFrame, per_class: pd.DataFrame, referen
     worst = per_class.loc[per_class["recall_mean"].idxmin()] if len(per_class) else None
     text = (f"Lowest mean recall: {worst['class']} under {worst['variant']} ({pct(worst['recall_mean'])} %, "
             f"test support {worst['support']})") if worst is not None else "No per-class recalls"
-    if len(difference.dropna(subset=["difference_mean"])):
-        gain = difference.loc[difference["difference_mean"].idxmax()]
-        loss = difference.loc[difference["difference_mean"].idxmin()]
+    known = difference.dropna(subset=["difference_mean"])
+    if len(known) and known["difference_mean"].max() > 0:
+        gain = known.loc[known["difference_mean"].idxmax()]
         text += (f"; largest gain over {reference}: {gain['variant']} on {gain['class']} "
-                 f"({signed(gain['difference_mean'])} pp), largest loss: {loss['variant']} on {loss['class']} "
-                 f"({signed(loss['difference_mean'])} pp)")
+                 f"({signed(gain['difference_mean'])} pp)")
+    if len(known) and known["difference_mean"].min() < 0:
+        loss = known.loc[known["difference_mean"].idxmin()]
+        text += f"; largest loss: {loss['variant']} on {loss['class']} ({signed(loss['difference_mean'])} pp)"
     return text + "."
 
 

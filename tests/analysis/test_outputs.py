@@ -71,3 +71,14 @@ def test_differences_keep_their_sign_and_decimals_in_every_format(tmp_path):
     assert "+4.80" in markdown and "−0.40" in markdown and "+5.00" in markdown
     assert "$-$0.40" in (tmp_path / "t.tex").read_text()
     assert table.markdown.count("|") > 3
+
+
+def test_captions_never_compare_a_thing_with_itself():
+    import pandas as pd
+
+    from hdfbench.analysis.captions import per_class_caption
+
+    per_class = pd.DataFrame({"class": ["a"], "variant": ["v"], "recall_mean": [0.5], "support": [10]})
+    gain_only = pd.DataFrame({"class": ["a"], "variant": ["v"], "difference_mean": [0.03]})
+    text = per_class_caption(gain_only, per_class, "erm")
+    assert "largest gain over erm: v on a (+3.00 pp)" in text and "loss" not in text
