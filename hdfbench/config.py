@@ -125,7 +125,8 @@ class TrainingSpec(StrictModel):
 class SelectionSpec(StrictModel):
     """Which epoch's model is kept: the best one on the inner validation split by ``rule``."""
 
-    rule: Literal["best_val_uar", "best_val_war", "best_val_worst_class_recall", "last_epoch"] = "best_val_uar"
+    rule: Literal["best_val_uar", "best_val_war", "best_val_worst_class_recall", "best_val_worst_group",
+                  "last_epoch"] = "best_val_uar"
 
 
 class ResourcesSpec(StrictModel):
@@ -402,9 +403,10 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
                              for field, message in cls.check_dataset(validated, dataset.group_fields)]
         if kind == "strategies":
             problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)
-        bad = [f for f in folds if f not in cls.folds] if kind == "datasets" and isinstance(folds, list) else []
+        allowed = cls.folds_for(validated) if kind == "datasets" and validated is not None else ()
+        bad = [f for f in folds if f not in allowed] if allowed and isinstance(folds, list) else []
         if bad:
-            problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(cls.folds)})"))
+            problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(allowed)})"))
     return problems, schemas
 
 

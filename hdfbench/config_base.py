@@ -1,15 +1,28 @@
 """The strict pydantic base model that every configuration schema in hdfbench derives from."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """A pydantic model that rejects unknown keys and validates on assignment."""
+    """A pydantic model that rejects unknown keys and validates on assignment.
+
+    ``LATE_FIELDS`` names fields added after results keyed by the model's content (run ids, data
+    caches) were first published; ``identity_payload`` leaves them out while they hold their
+    defaults, so those keys stay valid.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    LATE_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def identity_payload(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the JSON ``payload`` of an instance without the late fields that hold their defaults."""
+        defaults = {name: cls.model_fields[name].get_default(call_default_factory=True) for name in cls.LATE_FIELDS}
+        dumped = cls.model_construct(**defaults).model_dump(mode="json", include=set(cls.LATE_FIELDS))
+        return {k: v for k, v in payload.items() if k not in cls.LATE_FIELDS or v != dumped[k]}
 
 
 def absolute_path(path: str) -> str:

@@ -88,7 +88,10 @@ def evaluate_predictions(
     """Return the standard metrics of one split's predictions (columns ``label``, ``pred``, fields).
 
     Keys: ``war``, ``uar``, ``worst_class_recall``, ``recall_<class>`` per class, ``absent_classes``
-    (names joined by ';'), ``n``, and ``worst_group_acc_<field>`` per group field; all prefixed.
+    (names joined by ';'), ``n``; per group field ``worst_group_acc_<field>`` (groups: the field's
+    values) and ``worst_group_acc_class*<field>`` (groups: class × value, as GroupDRO's); and
+    ``worst_group_acc``, the class × first-field one (the selection rule ``best_val_worst_group``
+    maximises it). All prefixed.
     """
     y, p, k = predictions["label"].to_numpy(), predictions["pred"].to_numpy(), len(classes)
     out: dict[str, float | str] = {
@@ -100,5 +103,15 @@ def evaluate_predictions(
     }
     out.update({f"recall_{name}": float(r) for name, r in zip(classes, per_class_recall(y, p, k))})
     for field in group_fields:
-        out[f"worst_group_acc_{field}"] = worst_group_accuracy(y, p, predictions[field].astype(str))[1]
+        values = predictions[field].astype(str)
+        out[f"worst_group_acc_{field}"] = worst_group_accuracy(y, p, values)[1]
+        out[f"worst_group_acc_class*{field}"] = worst_group_accuracy(y, p, class_groups(y, values, classes))[1]
+    if group_fields:
+        out["worst_group_acc"] = out[f"worst_group_acc_class*{group_fields[0]}"]
     return {f"{prefix}{key}": value for key, value in out.items()}
+
+
+def class_groups(y_true, values: Sequence, classes: Sequence[str]) -> np.ndarray:
+    """Return the class × value group name of each clip, e.g. ``Disgust|cctv``."""
+    names = np.asarray(classes, dtype=object)[np.asarray(y_true)]
+    return names + "|" + np.asarray(values, dtype=object).astype(str)

@@ -62,3 +62,15 @@ def test_evaluate_predictions_keys():
     assert out["test_worst_group_acc_source"] == pytest.approx(0.25)
     assert out["test_n"] == 6 and out["test_absent_classes"] == ""
     assert np.isfinite(out["test_uar"])
+
+
+def test_worst_group_over_class_and_field_by_brute_force():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"label": rng.integers(0, 3, 300), "pred": rng.integers(0, 3, 300),
+                          "source": rng.choice(["a", "b"], 300)})
+    out = metrics.evaluate_predictions(frame, ["x", "y", "z"], ["source"])
+    accuracies = [((g["label"] == g["pred"]).mean()) for _, g in frame.groupby(["label", "source"])]
+    assert out["worst_group_acc_class*source"] == pytest.approx(min(accuracies))
+    assert out["worst_group_acc"] == out["worst_group_acc_class*source"]
+    assert out["worst_group_acc_source"] == pytest.approx(min((g["label"] == g["pred"]).mean()
+                                                              for _, g in frame.groupby("source")))

@@ -77,9 +77,18 @@ class Dataset:
         """Return the bad clips found so far (those left out under ``on_bad_clip: skip``)."""
         return list(self.skipped)
 
+    @classmethod
+    def folds_for(cls, options: StrictModel) -> tuple[int, ...]:
+        """Return the folds of the dataset under ``options`` (``folds`` unless the options change them)."""
+        return cls.folds
+
     def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Return the (train, test) clip tables of ``fold``."""
         raise NotImplementedError
+
+    def validation_split(self, train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return (train, val): the inner validation split carved from a training fold (class-stratified)."""
+        return inner_validation_split(train, fraction, seed)
 
     def load_clips(self, table: pd.DataFrame) -> np.ndarray:
         """Return the clips of ``table`` as uint8 (N, T, H, W, 3), in the table's row order."""
@@ -144,7 +153,7 @@ def make_splits(dataset: Dataset, fold: int, seed: int, val_fraction: float) -> 
     if fold not in dataset.folds:
         raise DataError(f"dataset '{dataset.name}' has folds {list(dataset.folds)}, not {fold}")
     train, test = dataset.split(fold)
-    train, val = inner_validation_split(train, val_fraction, seed)
+    train, val = dataset.validation_split(train, val_fraction, seed)
     return Splits(train=train, val=val, test=test.reset_index(drop=True))
 
 

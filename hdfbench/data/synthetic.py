@@ -8,7 +8,12 @@ source mix differs by class (``source_skew``); some clips are *hard* (low intens
 can be flipped (``label_noise``). ``source`` and ``subject`` are metadata fields usable as groups.
 
 The clips are generated once per option set, deterministically from ``seed``, and cached on disk
-as a uint8 array (N, T, H, W, 3) plus a metadata table; 5 class-stratified folds like DFEW.
+as a uint8 array (N, T, H, W, 3) plus a metadata table. ``protocol`` says how the folds are made:
+``iid`` (5 class-stratified folds like DFEW), ``subject_disjoint`` (folds grouped by subject),
+``leave_source_out`` (fold k tests on source k) or ``decorrelated_test``; the last, and any
+``test_prior`` other than ``dfew``, test each fold on a *shifted* pool: clips planned for the test
+side alone (same subjects and fold sizes, source drawn independently of class and/or labels drawn
+with the requested prior), rendered after the training pool so the training pool is unchanged.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from typing import Literal
+
 from pydantic import Field, model_validator
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
 
 from hdfbench.config_base import StrictModel
@@ -71,6 +78,14 @@ class SyntheticOptions(StrictModel):
     hard_fraction: float = Field(0.15, ge=0, le=1, description="share of low-intensity clips")
     label_noise: float = Field(0.0, ge=0, lt=1, description="share of clips with a wrong label")
     talking: float = Field(0.3, ge=0, le=1, description="share of clips with speech-like mouth motion")
+    protocol: Literal["iid", "subject_disjoint", "leave_source_out", "decorrelated_test"] = Field(
+        "iid", description="how training and test folds are made (docs/synthetic.md)")
+    test_prior: Literal["dfew", "balanced", "reversed"] = Field(
+        "dfew", description="class prior of the test side: the training prior, uniform, or reversed")
+    val_protocol: Literal["train", "group_balanced"] = Field(
+        "train", description="inner validation: as the training distribution, or balanced over class × source")
+
+    LATE_FIELDS = ("protocol", "test_prior", "val_protocol")
 
     @model_validator(mode="after")
     def _enough_clips(self) -> "SyntheticOptions":
@@ -78,7 +93,20 @@ class SyntheticOptions(StrictModel):
             raise ValueError(
                 f"n_clips={self.n_clips} is below min_clips_per_class × 7 = {self.min_clips_per_class * 7}"
             )
+        if self.protocol == "leave_source_out" and (self.n_sources < 2 or self.test_prior != "dfew"):
+            raise ValueError("protocol 'leave_source_out' needs n_sources >= 2 and test_prior 'dfew' "
+                             "(its test side is one source of the training pool)")
         return self
+
+    @property
+    def shifted(self) -> bool:
+        """Return whether the test side comes from a shifted pool instead of the training pool's folds."""
+        return self.protocol == "decorrelated_test" or self.test_prior != "dfew"
+
+    @property
+    def fold_ids(self) -> tuple[int, ...]:
+        """Return the folds: one per source under ``leave_source_out``, else 1..5."""
+        return tuple(range(1, (self.n_sources if self.protocol == "leave_source_out" else 5) + 1))
 
 
 def class_sizes(opts: SyntheticOptions) -> np.ndarray:
@@ -130,11 +158,77 @@ def plan_clips(opts: SyntheticOptions) -> pd.DataFrame:
     shift = rng.integers(1, len(DFEW_CLASSES), len(labels))
     table.loc[noisy, "label"] = (labels[noisy] + shift[noisy]) % len(DFEW_CLASSES)
     table["noisy_label"] = noisy
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=opts.seed)
-    table["fold"] = 0
-    for k, (_, test_idx) in enumerate(folds.split(np.zeros(len(labels)), table["label"]), start=1):
-        table.loc[test_idx, "fold"] = k
-    return table
+    table["fold"] = assign_folds(opts, table)
+    if not opts.shifted:
+        return table
+    return pd.concat([table.assign(pool="train"), shifted_pool(opts, table).assign(pool="test")],
+                     ignore_index=True)
+
+
+def assign_folds(opts: SyntheticOptions, table: pd.DataFrame) -> np.ndarray:
+    """Return each clip's fold (1-based) under ``opts.protocol``."""
+    if opts.protocol == "leave_source_out":
+        sources = list(render.SOURCES)[: opts.n_sources]
+        return table["source"].map(sources.index).to_numpy() + 1
+    if opts.protocol == "subject_disjoint":
+        splitter = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=opts.seed)
+        parts = splitter.split(np.zeros(len(table)), table["label"], groups=table["subject"])
+    else:
+        parts = StratifiedKFold(n_splits=5, shuffle=True, random_state=opts.seed).split(np.zeros(len(table)),
+                                                                                           table["label"])
+    folds = np.zeros(len(table), dtype=int)
+    for k, (_, test_idx) in enumerate(parts, start=1):
+        folds[test_idx] = k
+    return folds
+
+
+def shifted_class_counts(opts: SyntheticOptions, n: int) -> np.ndarray:
+    """Return the class counts (summing to ``n``) of a shifted test fold under ``opts.test_prior``.
+
+    ``dfew`` is the training prior (DFEW's ** imbalance), ``balanced`` uniform, ``reversed`` the
+    training prior with its classes' ranks reversed (the most frequent class becomes the rarest).
+    """
+    prior = DFEW_COUNTS.astype(float) ** opts.imbalance
+    if opts.test_prior == "balanced":
+        prior = np.ones_like(prior)
+    elif opts.test_prior == "reversed":
+        order = np.argsort(prior)
+        prior[order] = np.sort(prior)[::-1]
+    ideal = n * prior / prior.sum()
+    counts = np.floor(ideal).astype(int)
+    counts[np.argsort(-(ideal - counts))[: n - counts.sum()]] += 1
+    return counts
+
+
+def shifted_pool(opts: SyntheticOptions, train: pd.DataFrame) -> pd.DataFrame:
+    """Return the test clips of every fold drawn from the shifted distribution of ``opts``.
+
+    Fold k gets as many clips as the training pool's fold k, with labels from ``shifted_class_counts``,
+    subjects from that fold's subjects (so ``subject_disjoint`` stays disjoint), and sources drawn
+    independently of class under ``decorrelated_test`` (else from the training pool's class mix).
+    """
+    rng = np.random.default_rng([opts.seed, 3])
+    sources = list(render.SOURCES)[: opts.n_sources]
+    mix = source_mix(opts)
+    parts = []
+    for fold, rows in train.groupby("fold", sort=True):
+        labels = np.repeat(np.arange(len(DFEW_CLASSES)), shifted_class_counts(opts, len(rows)))
+        rng.shuffle(labels)
+        if opts.protocol == "decorrelated_test":
+            source_idx = rng.integers(0, opts.n_sources, len(labels))
+        else:
+            source_idx = np.array([rng.choice(opts.n_sources, p=mix[y]) for y in labels])
+        noisy = rng.random(len(labels)) < opts.label_noise
+        shift = rng.integers(1, len(DFEW_CLASSES), len(labels))
+        parts.append(pd.DataFrame({
+            "label": np.where(noisy, (labels + shift) % len(DFEW_CLASSES), labels), "clean_label": labels,
+            "source": [sources[i] for i in source_idx],
+            "subject": rng.choice(rows["subject"].unique(), len(labels)),
+            "hard": rng.random(len(labels)) < opts.hard_fraction, "noisy_label": noisy, "fold": fold,
+        }))
+    pool = pd.concat(parts, ignore_index=True)
+    pool.insert(0, "clip_id", [f"syt{i:06d}" for i in range(len(pool))])
+    return pool
 
 
 def render_clip(opts: SyntheticOptions, row: pd.Series, index: int, subjects: list[render.Subject]) -> np.ndarray:
@@ -159,9 +253,14 @@ def render_clip(opts: SyntheticOptions, row: pd.Series, index: int, subjects: li
     return render.apply_camera(frames, style, rng)
 
 
+#: Options that do not change the generated clips (they act on the splits only).
+SPLIT_ONLY = ("val_protocol",)
+
+
 def cache_key(opts: SyntheticOptions) -> str:
     """Return the cache key of an option set (changes whenever the generated data would)."""
-    payload = json.dumps({"v": GENERATOR_VERSION, **opts.model_dump()}, sort_keys=True)
+    options = SyntheticOptions.identity_payload(opts.model_dump(mode="json", exclude=set(SPLIT_ONLY)))
+    payload = json.dumps({"v": GENERATOR_VERSION, **options}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -193,6 +292,15 @@ class SyntheticDFER(Dataset):
     folds = (1, 2, 3, 4, 5)
     group_fields = ("source", "subject")
 
+    def __init__(self, options: SyntheticOptions, cache_dir: Path):
+        super().__init__(options, cache_dir)
+        self.folds = options.fold_ids
+
+    @classmethod
+    def folds_for(cls, options: SyntheticOptions) -> tuple[int, ...]:
+        """Return the folds of an option set (one per source under ``leave_source_out``)."""
+        return options.fold_ids
+
     @property
     def data_dir(self) -> Path:
         """Return the cache folder of this option set."""
@@ -215,15 +323,29 @@ class SyntheticDFER(Dataset):
         return {"generated": cache_key(self.options), "clips": self.options.n_clips}
 
     def table(self) -> pd.DataFrame:
-        """Return the metadata table of all clips (with a ``row`` column indexing clips.npy)."""
+        """Return the metadata table of all clips (with a ``row`` column indexing clips.npy and the
+        ``pool`` each clip belongs to: ``train``, or ``test`` for a shifted test pool)."""
         path = self.data_dir / "meta.parquet"
         if not path.exists():
             raise DataError(f"synthetic data not generated at {self.data_dir}; call prepare() first")
-        return pd.read_parquet(path).assign(row=lambda t: np.arange(len(t)))
+        table = pd.read_parquet(path).assign(row=lambda t: np.arange(len(t)))
+        return table if "pool" in table else table.assign(pool="train")  # caches written before pools existed
 
     def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return (train, test) of ``fold``: training-pool clips outside it, and its test clips (from the
+        shifted pool when the protocol has one)."""
         table = self.table()
-        return table[table["fold"] != fold].reset_index(drop=True), table[table["fold"] == fold].reset_index(drop=True)
+        train = table[(table["pool"] == "train") & (table["fold"] != fold)]
+        test = table[(table["pool"] == ("test" if self.options.shifted else "train")) & (table["fold"] == fold)]
+        return train.reset_index(drop=True), test.reset_index(drop=True)
+
+    def validation_split(self, train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return (train, val) carved from the training side: class-stratified (``val_protocol: train``),
+        or with every class × source group equally represented (``group_balanced``, as far as the
+        groups' sizes allow; each group keeps at least one training clip)."""
+        if self.options.val_protocol == "train":
+            return super().validation_split(train, fraction, seed)
+        return group_balanced_split(train, ["label", "source"], fraction, seed)
 
     def load_clips(self, table: pd.DataFrame) -> np.ndarray:
         clips = np.load(self.data_dir / "clips.npy", mmap_mode="r")
@@ -232,3 +354,17 @@ class SyntheticDFER(Dataset):
     @classmethod
     def smoke_options(cls, options: dict) -> dict:
         return {**options, "n_clips": 84, "frames": 4, "size": 32, "min_clips_per_class": 10, "n_subjects": 8}
+
+
+def group_balanced_split(train: pd.DataFrame, keys: list[str], fraction: float, seed: int
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (train, val) with about ``fraction`` of ``train`` in val, the same number from every group
+    of ``keys`` where possible (a group with fewer clips gives all but one)."""
+    rng = np.random.default_rng(seed)
+    groups = train.groupby(keys, sort=True).indices
+    quota = max(1, round(fraction * len(train) / len(groups)))
+    picked = [rng.choice(index, size=min(quota, len(index) - 1), replace=False) for index in groups.values()
+              if len(index) > 1]
+    val_index = np.sort(np.concatenate(picked)) if picked else np.array([], dtype=int)
+    val = train.iloc[val_index]
+    return train.drop(train.index[val_index]).reset_index(drop=True), val.reset_index(drop=True)

@@ -9,6 +9,7 @@ SELECTION_METRIC: dict[str, str | None] = {
     "best_val_uar": "val_uar",
     "best_val_war": "val_war",
     "best_val_worst_class_recall": "val_worst_class_recall",
+    "best_val_worst_group": "val_worst_group_acc",
     "last_epoch": None,
 }
 

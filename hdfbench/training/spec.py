@@ -26,14 +26,18 @@ class RunSpec(StrictModel):
     def identity(self) -> dict:
         """Return the fields that determine the result, as JSON (not cache location or threads).
 
-        Training fields added later (``TrainingSpec.LATE_FIELDS``) count only when they differ from
-        their defaults, so a run keeps the id it had before they existed.
+        Fields added later (``LATE_FIELDS`` of the training settings, the strategy entry and the
+        dataset's options) count only when they differ from their defaults, so a run keeps the id it
+        had before they existed.
         """
+        from hdfbench.data import DATASETS
+
         payload = self.model_dump(mode="json", exclude={"cache_dir", "threads"})
-        defaults = TrainingSpec().model_dump(mode="json")
-        for name in TrainingSpec.LATE_FIELDS:
-            if payload["training"][name] == defaults[name]:
-                del payload["training"][name]
+        payload["training"] = TrainingSpec.identity_payload(payload["training"])
+        payload["strategy"] = StrategySpec.identity_payload(payload["strategy"])
+        if self.dataset.name in DATASETS.names():
+            options = DATASETS.get(self.dataset.name).Options.identity_payload(payload["dataset"]["options"])
+            payload["dataset"] = {**payload["dataset"], "options": options}
         return payload
 
     def fingerprint(self) -> str:

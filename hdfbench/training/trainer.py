@@ -130,6 +130,9 @@ class Trainer:
         self.dataset = dataset
         self.splits = make_splits(dataset, spec.fold, spec.seed, spec.training.val_fraction)
         self.fields = dataset.group_fields
+        if spec.selection.rule == "best_val_worst_group" and not self.fields:
+            raise RunFailed(f"selection rule 'best_val_worst_group' needs group metadata; dataset '{dataset.name}' "
+                            "has no group field")
         codes = group_codes([self.splits.train, self.splits.val, self.splits.test], self.fields)
         # file-backed datasets read lazily from their cache; training clips resample every epoch
         self.clips = {name: dataset.clip_array(getattr(self.splits, name), train=name == "train")
