@@ -76,8 +76,12 @@ class StrategySpec(StrictModel):
     variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
     hparams: dict[str, Any] = Field(default_factory=dict)
     balance: Literal["none", "reweight", "sample"] = Field(
-        "none", description="class balancing for any strategy: loss re-weighting or balanced sampling")
+        "none", description="balancing for any strategy: class-balanced loss weights, or balanced sampling")
+    balance_groups: str = Field(
+        "class", description="what 'sample' balances: 'class', a metadata field, or 'class*<field>'")
     search: SearchSpec | None = None
+
+    LATE_FIELDS = ("balance_groups",)
 
     @property
     def label(self) -> str:
@@ -85,6 +89,8 @@ class StrategySpec(StrictModel):
         if self.variant:
             return self.variant
         suffix = {"none": "", "reweight": "+reweight", "sample": "+balanced_sampling"}[self.balance]
+        if self.balance == "sample" and self.balance_groups != "class":
+            suffix = f"+balanced_{self.balance_groups.replace('*', 'x')}"
         return self.name.rpartition(":")[2].lower() + suffix
 
 
@@ -369,6 +375,17 @@ def _search_space_problems(entry: dict, hparams: type[StrictModel], loc: Loc) ->
             for name in space if name not in allowed]
 
 
+def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: Loc) -> list[Problem]:
+    """Return a problem if the entry's ``balance_groups`` are not groups of ``dataset`` (with ``fields``)."""
+    from hdfbench.data.groups import group_options
+
+    groups, allowed = entry.get("balance_groups", "class"), group_options(fields)
+    if not isinstance(groups, str) or groups in allowed:
+        return []
+    return [Problem(loc + ("balance_groups",), f"'{groups}' are not groups of dataset '{dataset}' "
+                                              f"(allowed: {', '.join(allowed)})")]
+
+
 def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
     """Validate each named component's options; return problems and the option schemas by location."""
     from hdfbench.cli_registries import registries
@@ -377,10 +394,14 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
     schemas: dict[Loc, type[StrictModel]] = {}
     folds = raw.get("folds", [1])
     items = _component_items(raw)
-    dataset_classes = []
+    dataset_fields = []  # (name, group fields) of every dataset whose options validate
     for loc, kind, name, options, key in items:
         if kind == "datasets" and name in registries()["datasets"]:
-            dataset_classes.append(registries()["datasets"].get(name))
+            cls = registries()["datasets"].get(name)
+            try:
+                dataset_fields.append((name, cls.group_fields_for(cls.Options(**options))))
+            except (ValidationError, TypeError):
+                pass  # reported below
     for loc, kind, name, options, key in items:
         registry = registries()[kind]
         try:
@@ -398,12 +419,13 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
             problems += _pydantic_problems(exc, loc + (key,))
             validated = None
         if kind == "strategies" and validated is not None:
-            for dataset in dataset_classes:
-                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset.name}]")
-                             for field, message in cls.check_dataset(validated, dataset.group_fields)]
+            for dataset, fields in dataset_fields:
+                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset}]")
+                             for field, message in cls.check_dataset(validated, fields)]
+                problems += _balance_problems(raw["strategies"][loc[1]], dataset, fields, loc)
         if kind == "strategies":
             problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)
-        allowed = cls.folds_for(validated) if kind == "datasets" and validated is not None else ()
+        allowed = () if kind != "datasets" else (cls.folds_for(validated) if validated is not None else cls.folds)
         bad = [f for f in folds if f not in allowed] if allowed and isinstance(folds, list) else []
         if bad:
             problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(allowed)})"))

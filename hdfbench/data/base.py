@@ -78,6 +78,11 @@ class Dataset:
         return list(self.skipped)
 
     @classmethod
+    def group_fields_for(cls, options: StrictModel) -> tuple[str, ...]:
+        """Return the group fields of the dataset under ``options`` (``group_fields`` unless options set them)."""
+        return cls.group_fields
+
+    @classmethod
     def folds_for(cls, options: StrictModel) -> tuple[int, ...]:
         """Return the folds of the dataset under ``options`` (``folds`` unless the options change them)."""
         return cls.folds

@@ -74,17 +74,18 @@ class ClipSet(torch.utils.data.Dataset):
 class EpochSampler(Sampler):
     """The ``(epoch, index)`` pairs of one epoch, a pure function of ``seed + epoch``.
 
-    ``shuffle`` draws a permutation, ``class_balanced`` draws len(labels) clips with replacement with
-    every class equally likely; otherwise the order is the table's. The draws are those a fresh
+    ``shuffle`` draws a permutation; ``balanced`` draws len(groups) clips with replacement with every
+    group of ``groups`` (one id per clip: the labels for class balance, or ``data.groups.Grouper``
+    ids) equally likely; otherwise the order is the table's. The draws are those a fresh
     ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))`` or
     ``WeightedRandomSampler`` with that generator made, so orders match earlier releases. ``limit``
     keeps the first ``limit`` indices (steps per epoch × batch size).
     """
 
-    def __init__(self, labels: torch.Tensor, seed: int, shuffle: bool = True, class_balanced: bool = False,
+    def __init__(self, groups: torch.Tensor, seed: int, shuffle: bool = True, balanced: bool = False,
                  limit: int | None = None):
-        self.labels, self.seed, self.shuffle, self.class_balanced = labels, seed, shuffle, class_balanced
-        self.limit = min(limit, len(labels)) if limit is not None else len(labels)
+        self.groups, self.seed, self.shuffle, self.balanced = groups, seed, shuffle, balanced
+        self.limit = min(limit, len(groups)) if limit is not None else len(groups)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -96,10 +97,10 @@ class EpochSampler(Sampler):
 
     def order(self, epoch: int) -> torch.Tensor:
         """Return the indices of ``epoch`` (before ``limit``)."""
-        n = len(self.labels)
+        n = len(self.groups)
         generator = torch.Generator().manual_seed(self.seed + epoch)
-        if self.class_balanced:
-            weights = (1.0 / torch.bincount(self.labels).double().clamp_min(1))[self.labels]
+        if self.balanced:
+            weights = (1.0 / torch.bincount(self.groups).double().clamp_min(1))[self.groups]
             return torch.multinomial(weights, n, replacement=True, generator=generator)
         if not self.shuffle:
             return torch.arange(n)
@@ -112,14 +113,16 @@ class EpochSampler(Sampler):
 
 
 def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                drop_last: bool = False, class_balanced: bool = False, limit: int | None = None,
+                drop_last: bool = False, balance_ids: torch.Tensor | None = None, limit: int | None = None,
                 pin_memory: bool = False, persistent_workers: bool = False, prefetch_factor: int = 2) -> DataLoader:
     """Return a DataLoader of uint8 ``Batch`` objects whose ``sampler`` is an ``EpochSampler``.
 
+    ``balance_ids`` (one group id per clip) makes every group equally likely in every batch.
     Epoch e uses the seed ``seed + e``; call ``loader.sampler.set_epoch(e)`` before iterating it.
     Worker settings apply only with ``num_workers`` > 0.
     """
-    sampler = EpochSampler(dataset.labels, seed, shuffle, class_balanced, limit)
+    groups = dataset.labels if balance_ids is None else balance_ids
+    sampler = EpochSampler(groups, seed, shuffle, balance_ids is not None, limit)
     workers: dict[str, Any] = {}
     if num_workers:
         workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}

@@ -47,6 +47,11 @@ class VideoFolder(FileDataset):
     Options = VideoFolderOptions
     folds = tuple(range(1, N_FOLDS + 1))
 
+    @classmethod
+    def group_fields_for(cls, options) -> tuple[str, ...]:
+        """Return the metadata columns the options declare as groups."""
+        return tuple(options.group_fields)
+
     def __init__(self, options, cache_dir):
         super().__init__(options, cache_dir)
         self.group_fields = tuple(options.group_fields)

@@ -5,9 +5,10 @@ A strategy owns the model and its optimizer. Loss-only methods override ``per_sa
 override ``training_step``. Hyperparameters are a pydantic model ``Hparams`` (defaults inside) and
 the Optuna search space is the static method ``search_space`` — all in the strategy's one file.
 
-Class balancing composes with any strategy: ``balance="reweight"`` weights each clip's loss by its
+Balancing composes with any strategy: ``balance="reweight"`` weights each clip's loss by its
 class's inverse frequency (normalised to mean one over classes) in ``reduce``; ``"sample"`` makes
-the trainer draw class-balanced batches.
+the trainer draw batches balanced over the run's ``balance_groups`` (classes by default, or any
+``data.groups.Grouper`` definition such as ``class*source``).
 """
 
 from __future__ import annotations

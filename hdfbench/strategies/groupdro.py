@@ -6,8 +6,9 @@ Groups are the classes by default (the DFER case where only labels exist), any m
 As in the reference code, a group absent from a batch adds no loss and its weight is multiplied by
 exp(0) before renormalisation, so it shrinks relative to the present groups. With imbalanced
 classes and small batches the rarest class is absent from most batches and its q decays; Sagawa et
-al. train GroupDRO on group-balanced batches, which is ``balance: sample`` here (give ERM the same
-option for a fair comparison).
+al. train GroupDRO on group-balanced batches: ``balance: sample`` with ``balance_groups`` set to the
+same groups here (give ERM the same sampling for a fair comparison). Groups are defined once, by
+``data.groups.Grouper``, for the loss and the sampler alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
+from hdfbench.data.groups import Grouper, group_options
 from hdfbench.losses import GroupDRO as GroupDROLoss
 from hdfbench.strategies.base import Strategy, TaskInfo, register
 
@@ -29,23 +31,9 @@ class GroupDROHparams(StrictModel):
     adjustment: float = Field(0.0, ge=0)
 
 
-def group_options(fields: tuple[str, ...]) -> list[str]:
-    """Return every valid ``groups`` value for a dataset with metadata ``fields``."""
-    return ["class", *fields, *(f"class*{f}" for f in fields)]
-
-
-def group_layout(groups: str, task: TaskInfo) -> tuple[list[str], list[int]]:
-    """Return (group names, training counts) for a ``groups`` setting."""
-    field = groups.removeprefix("class*")
-    if groups == "class":
-        return list(task.class_names), list(task.class_counts)
-    if field not in task.group_counts:
-        raise ValueError(f"GroupDRO groups '{groups}' is not available "
-                         f"(allowed: {', '.join(group_options(tuple(task.group_counts)))})")
-    if groups == field:
-        return list(task.group_names[field]), list(task.group_counts[field])
-    names = [f"{c}|{g}" for c in task.class_names for g in task.group_names[field]]
-    return names, list(task.group_counts[f"class*{field}"])
+def grouper(groups: str, task: TaskInfo) -> Grouper:
+    """Return the grouper of a ``groups`` setting over the training task's classes and metadata."""
+    return Grouper(groups, task.class_names, task.group_names)
 
 
 @register("groupdro")
@@ -67,18 +55,15 @@ class GroupDRO(Strategy):
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
-        self.group_names, counts = group_layout(hparams.groups, task)
+        self.grouper = grouper(hparams.groups, task)
+        self.group_names = self.grouper.names
+        counts = list(task.class_counts) if hparams.groups == "class" else list(task.group_counts[hparams.groups])
         self.dro = GroupDROLoss(len(self.group_names), eta=hparams.eta, normalize_loss=hparams.normalize_loss,
                                 adjustment=hparams.adjustment, group_counts=counts)
 
     def group_ids(self, batch) -> torch.Tensor:
         """Return each clip's group index."""
-        groups = self.hparams.groups
-        if groups == "class":
-            return batch.labels
-        field = groups.removeprefix("class*")
-        codes = batch.groups[field]
-        return codes if groups == field else batch.labels * len(self.task.group_names[field]) + codes
+        return self.grouper.ids(batch.labels, batch.groups)
 
     def compute_loss(self, logits, features, batch):
         losses = self.per_sample_loss(logits, features, batch)

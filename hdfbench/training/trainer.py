@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from hdfbench.data import build_dataset, make_splits
+from hdfbench.data.groups import Grouper
 from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
@@ -153,9 +154,13 @@ class Trainer:
         training = spec.training
         pin = training.pin_memory if isinstance(training.pin_memory, bool) else self.device.type == "cuda"
         # built once: with persistent workers the same processes serve every epoch
+        balance_ids = None
+        if spec.strategy.balance == "sample":  # the same groups GroupDRO would use for this definition
+            balance_ids = Grouper(spec.strategy.balance_groups, dataset.classes, codes).ids(train_set.labels,
+                                                                                            train_set.groups)
         self.train_loader = make_loader(
             train_set, training.batch_size, shuffle=True, seed=spec.seed * 100_003,
-            num_workers=training.num_workers, class_balanced=spec.strategy.balance == "sample",
+            num_workers=training.num_workers, balance_ids=balance_ids,
             limit=self.steps_per_epoch * training.batch_size, pin_memory=pin,
             persistent_workers=training.persistent_workers, prefetch_factor=training.prefetch_factor)
 

@@ -211,7 +211,7 @@ def test_epoch_orders_are_those_of_a_fresh_seeded_dataloader_and_sampler():
         old = DataLoader(range(40), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(500 + epoch))
         assert [i for _, i in sampler] == torch.cat(list(old)).tolist()[:24]
         assert {e for e, _ in sampler} == {epoch}
-    balanced = EpochSampler(labels, seed=7, class_balanced=True)
+    balanced = EpochSampler(labels, seed=7, balanced=True)
     weights = (1.0 / torch.bincount(labels).double())[labels]
     old = WeightedRandomSampler(weights, 40, replacement=True, generator=torch.Generator().manual_seed(7))
     assert [i for _, i in balanced] == list(old)

@@ -92,3 +92,38 @@ def test_group_balanced_validation_is_balanced_over_class_and_source(shifted):
     quota = val.max()
     assert ((val == quota) | (val == sizes - 1)).all()  # the quota, or all but one clip of a small group
     assert len(splits.train) + len(splits.val) == len(train)
+
+
+def test_group_balanced_batches_are_balanced_over_the_configured_groups():
+    import torch
+    from scipy.stats import chisquare
+
+    from hdfbench.data.clips import MemoryClips
+    from hdfbench.data.groups import Grouper
+    from hdfbench.data.loader import ClipSet, make_loader
+
+    table = plan_clips(SyntheticOptions(n_clips=700, source_skew=0.8))
+    codes = {"source": sorted(table["source"].unique())}
+    clip_set = ClipSet(MemoryClips(np.zeros((len(table), 1, 1, 1, 3), dtype=np.uint8)), table, codes)
+    grouper = Grouper("class*source", [str(c) for c in range(7)], codes)
+    ids = grouper.ids(clip_set.labels, clip_set.groups)
+    loader = make_loader(clip_set, 50, shuffle=True, seed=0, balance_ids=ids)
+    drawn = []
+    for epoch in range(20):
+        loader.sampler.set_epoch(epoch)
+        drawn += [grouper.ids(b.labels, b.groups) for b in loader]
+    counts = torch.bincount(torch.cat(drawn), minlength=len(grouper.names)).numpy()
+    present = np.asarray(grouper.counts(clip_set.labels, clip_set.groups)) > 0
+    assert chisquare(counts[present]).pvalue > 0.001  # every present group equally likely
+    natural = torch.bincount(ids, minlength=len(grouper.names)).numpy()[present]
+    assert chisquare(natural).pvalue < 1e-6  # while the data themselves are far from balanced
+
+
+def test_balance_groups_must_be_groups_of_the_dataset():
+    config = {"experiment": "x", "datasets": [{"name": "synthetic"}],
+              "strategies": [{"name": "erm", "balance": "sample", "balance_groups": "class*scene"}]}
+    with pytest.raises(ConfigError, match=r"balance_groups: 'class\*scene' are not groups of dataset 'synthetic' "
+                                          r"\(allowed: class, source, subject, class\*source, class\*subject\)"):
+        parse_config(config)
+    config["strategies"][0]["balance_groups"] = "class*source"
+    assert parse_config(config).strategies[0].label == "erm+balanced_classxsource"
