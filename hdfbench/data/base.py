@@ -95,6 +95,11 @@ class Dataset:
         """Return (train, val): the inner validation split carved from a training fold (class-stratified)."""
         return inner_validation_split(train, fraction, seed)
 
+    def in_distribution_test(self, fold: int) -> pd.DataFrame | None:
+        """Return held-out clips of ``fold`` from the training distribution when the test side is shifted
+        (None when the test side is already in distribution)."""
+        return None
+
     def load_clips(self, table: pd.DataFrame) -> np.ndarray:
         """Return the clips of ``table`` as uint8 (N, T, H, W, 3), in the table's row order."""
         raise NotImplementedError
@@ -130,11 +135,18 @@ def build_dataset(name: str, options: dict, cache_dir: str | Path | None = None)
 
 @dataclass(frozen=True)
 class Splits:
-    """The three clip tables of one (fold, seed) cell: train, inner validation and test."""
+    """The clip tables of one (fold, seed) cell: train, inner validation and test, and, when the test
+    side is shifted, ``test_id``: held-out clips of the training distribution (the fold's own)."""
 
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
+    test_id: pd.DataFrame | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Return the split name → table of every split present (``test_id`` only when there is one)."""
+        out = {"train": self.train, "val": self.val, "test": self.test}
+        return out if self.test_id is None else {**out, "test_id": self.test_id}
 
 
 def inner_validation_split(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -159,7 +171,7 @@ def make_splits(dataset: Dataset, fold: int, seed: int, val_fraction: float) -> 
         raise DataError(f"dataset '{dataset.name}' has folds {list(dataset.folds)}, not {fold}")
     train, test = dataset.split(fold)
     train, val = dataset.validation_split(train, val_fraction, seed)
-    return Splits(train=train, val=val, test=test.reset_index(drop=True))
+    return Splits(train=train, val=val, test=test.reset_index(drop=True), test_id=dataset.in_distribution_test(fold))
 
 
 def class_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:

@@ -339,6 +339,13 @@ class SyntheticDFER(Dataset):
         test = table[(table["pool"] == ("test" if self.options.shifted else "train")) & (table["fold"] == fold)]
         return train.reset_index(drop=True), test.reset_index(drop=True)
 
+    def in_distribution_test(self, fold: int) -> pd.DataFrame | None:
+        """Return the training pool's fold ``fold`` when the test side is a shifted pool (else None)."""
+        if not self.options.shifted:
+            return None
+        table = self.table()
+        return table[(table["pool"] == "train") & (table["fold"] == fold)].reset_index(drop=True)
+
     def validation_split(self, train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Return (train, val) carved from the training side: class-stratified (``val_protocol: train``),
         or with every class × source group equally represented (``group_balanced``, as far as the

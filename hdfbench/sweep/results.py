@@ -48,10 +48,12 @@ def final_metrics(run: RunDir) -> dict:
     config, done = run.read_config(), run.read_done()
     classes, fields = config["classes"], config["group_fields"]
     predictions = run.read_predictions()
-    val = evaluate_predictions(predictions[predictions["split"] == "val"], classes, fields, prefix="val_")
-    test = evaluate_predictions(predictions[predictions["split"] == "test"], classes, fields, prefix="test_")
-    return {"selected_epoch": done["selected_epoch"], **val, **test,
-            "bad_clips_skipped": done.get("bad_clips_skipped", 0)}
+    metrics = {"selected_epoch": done["selected_epoch"]}
+    for split in ("val", "test", "test_id"):  # test_id: the in-distribution test of a shifted protocol
+        rows = predictions[predictions["split"] == split]
+        if split != "test_id" or len(rows):
+            metrics.update(evaluate_predictions(rows, classes, fields, prefix=f"{split}_"))
+    return {**metrics, "bad_clips_skipped": done.get("bad_clips_skipped", 0)}
 
 
 def summary_row(run: RunDir) -> dict:
@@ -71,6 +73,9 @@ def summary_row(run: RunDir) -> dict:
     row.update({f"worst_group_acc_class*{f}": final.get(f"test_worst_group_acc_class*{f}") for f in fields})
     options = spec["dataset"].get("options", {})
     row.update(protocol=options.get("protocol", ""), test_prior=options.get("test_prior", ""))
+    if "test_id_uar" in final:  # a shifted protocol: the same run on held-out in-distribution clips
+        row.update(id_test_uar=final["test_id_uar"], id_test_war=final["test_id_war"])
+        row.update({f"id_worst_group_acc_class*{f}": final[f"test_id_worst_group_acc_class*{f}"] for f in fields})
     row.update(n_test=final["test_n"], absent_classes=final["test_absent_classes"],
                bad_clips_skipped=final["bad_clips_skipped"], device=done.get("device", ""),
                precision=done.get("precision", ""), node_id=done.get("placement", {}).get("node_id", ""),

@@ -134,10 +134,10 @@ class Trainer:
         if spec.selection.rule == "best_val_worst_group" and not self.fields:
             raise RunFailed(f"selection rule 'best_val_worst_group' needs group metadata; dataset '{dataset.name}' "
                             "has no group field")
-        codes = group_codes([self.splits.train, self.splits.val, self.splits.test], self.fields)
+        codes = group_codes(list(self.splits.tables().values()), self.fields)
         # file-backed datasets read lazily from their cache; training clips resample every epoch
-        self.clips = {name: dataset.clip_array(getattr(self.splits, name), train=name == "train")
-                      for name in ("train", "val", "test")}
+        self.clips = {name: dataset.clip_array(table, train=name == "train")
+                      for name, table in self.splits.tables().items()}
         num_classes = len(dataset.classes)
         train_set = ClipSet(self.clips["train"], self.splits.train, codes, seed=spec.seed)
         task = task_info(train_set, dataset.classes, codes)
@@ -195,7 +195,7 @@ class Trainer:
 
     def _evaluate(self, split: str) -> tuple[pd.DataFrame, dict]:
         logits = predict_logits(self.strategy, self.clips[split], self.spec.training.eval_batch_size, self.device)
-        table = prediction_table(getattr(self.splits, split), logits, split, self.dataset.metadata_fields)
+        table = prediction_table(self.splits.tables()[split], logits, split, self.dataset.metadata_fields)
         return table, evaluate_predictions(table, self.dataset.classes, self.fields, prefix=f"{split}_")
 
     def run(self) -> dict:
@@ -221,6 +221,7 @@ class Trainer:
             "spec": spec.model_dump(mode="json"), "run_id": spec.run_id,
             "classes": list(self.dataset.classes), "group_fields": list(self.fields),
             "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
+            "n_test_id": None if self.splits.test_id is None else len(self.splits.test_id),
             "train_class_counts": list(self.strategy.task.class_counts),
             "bad_clips_skipped": len(self.dataset.skipped), **self.run_info,
         })
@@ -245,10 +246,11 @@ class Trainer:
 
     def _finish(self, best_epoch: int) -> dict:
         self.strategy.load_state_dict(self.run_dir.load_torch(self.run_dir.best)["module"])
-        (val_table, val_metrics), (test_table, test_metrics) = self._evaluate("val"), self._evaluate("test")
-        self.run_dir.write_predictions(pd.concat([val_table, test_table], ignore_index=True))
+        evaluated = [self._evaluate(split) for split in self.splits.tables() if split != "train"]
+        self.run_dir.write_predictions(pd.concat([table for table, _ in evaluated], ignore_index=True))
         skipped = len(self.dataset.skipped)
-        final = {"selected_epoch": best_epoch, **val_metrics, **test_metrics, "bad_clips_skipped": skipped}
+        final = {"selected_epoch": best_epoch, **{k: v for _, m in evaluated for k, v in m.items()},
+                 "bad_clips_skipped": skipped}
         self.run_dir.mark_done({"selected_epoch": best_epoch, "resumed_from_epochs": self.resumed_from,
                                 "bad_clips_skipped": skipped, "finished_at": time.time(), **self.run_info})
         self.run_dir.checkpoint.unlink(missing_ok=True)
