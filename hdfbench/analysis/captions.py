@@ -95,6 +95,16 @@ def per_class_caption(difference: pd.DataFrame, per_class: pd.DataFrame, referen
     return text + "."
 
 
+def phenomena_caption(table: pd.DataFrame, alpha: float) -> str:
+    """Return how many known phenomena hold on this sweep, and which do not."""
+    tested = table[table["verdict"] != "no test"]
+    holds = tested[tested["verdict"] == "holds"]
+    others = [f"{r.check} ({r.dataset}): {r.verdict}" for r in tested.itertuples() if r.verdict != "holds"]
+    return (f"Known phenomena checked with the primary test ({stats.NB_T} over folds), Holm over the "
+            f"{len(tested)} tested checks at α = {alpha}: {len(holds)} hold"
+            + (f"; {'; '.join(others)}" if others else "") + ". docs/results.md explains each.")
+
+
 def ranks_caption(result) -> str:
     """Return the omnibus test and, when it licenses one, the Nemenyi CD; else say the ranks are descriptive."""
     if result is None:

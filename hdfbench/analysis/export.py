@@ -133,6 +133,23 @@ def display_ablation(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return out
 
 
+def display_phenomena(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the known-phenomena checks: expected direction, estimate and interval (pp, or ρ), p, verdict."""
+    out = table[["check", "dataset", "comparison"]].copy()
+    out["metric"] = table["metric"].map(title)
+    out["expected"] = table["expected"]
+    scale = [1.0 if str(m).startswith("ρ") else 100.0 for m in table["metric"]]
+    unit = ["ρ" if s == 1.0 else "pp" for s in scale]
+    out["estimate"] = [f"{signed(v, s)} {u}" if pd.notna(v) else "–" for v, s, u in zip(table["estimate"], scale, unit,
+                                                                                         strict=True)]
+    out["interval"] = [f"{ci(lo, hi, s)} ({how})" if pd.notna(lo) else (how if isinstance(how, str) else "–")
+                       for lo, hi, s, how in zip(table["ci_low"], table["ci_high"], scale, table["interval"],
+                                                 strict=True)]
+    out["p (Holm)"] = table["p_holm"].map(pvalue)
+    out["verdict"] = table["verdict"]
+    return out
+
+
 def display_ranks(table: pd.DataFrame) -> pd.DataFrame:
     """Return the rank table with per-dataset scores in % and mean ranks with two decimals."""
     out = table.copy()

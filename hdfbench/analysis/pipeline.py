@@ -16,9 +16,10 @@ from hdfbench.analysis.ablation import ablation_pairs, ablation_table
 from hdfbench.analysis.comparisons import Settings, comparison_table, reference_pairs, select
 from hdfbench.analysis.export import (
     WrittenTable, display_ablation, display_main, display_per_class, display_per_class_difference,
-    display_ranks, display_statistics, write_table,
+    display_phenomena, display_ranks, display_statistics, write_table,
 )
 from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment
+from hdfbench.analysis.phenomena import phenomena_table
 from hdfbench.analysis.ranks import RankResult, rank_datasets
 from hdfbench.analysis.summary import write_summary_table
 from hdfbench.analysis.tables import headline_metrics, main_table, per_class_difference, per_class_table
@@ -102,6 +103,7 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
     frames["comparisons"] = comparisons
     frames["statistics"] = select(comparisons, to_reference)
     frames["ablation"] = ablation_table(experiment, found, comparisons, analysis.metric)
+    frames["phenomena"] = phenomena_table(experiment, ref, options.settings)
     analysis.ranks = rank_datasets(summary, analysis.metric, variants, options.alpha)
     if analysis.ranks is not None:
         frames["ranks"] = analysis.ranks.table()
@@ -121,6 +123,8 @@ def _caption(analysis: Analysis) -> None:
     )
     if len(frames["ablation"]):
         analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
+    if len(frames["phenomena"]):
+        analysis.captions["phenomena"] = captions.phenomena_caption(frames["phenomena"], alpha)
 
 
 def write_tables(analysis: Analysis) -> None:
@@ -137,6 +141,7 @@ def write_tables(analysis: Analysis) -> None:
         "statistics": display_statistics(frames["statistics"]) if len(frames["statistics"]) else None,
         "ablation": display_ablation(frames["ablation"], metrics) if len(frames["ablation"]) else None,
         "ranks": display_ranks(frames["ranks"]) if "ranks" in frames else None,
+        "phenomena": display_phenomena(frames["phenomena"]) if len(frames["phenomena"]) else None,
     }
     for name, display in displays.items():
         if display is not None and len(display):

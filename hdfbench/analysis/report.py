@@ -24,7 +24,7 @@ from hdfbench.fileio import atomic_write_text
 #: Report sections in order: (key, heading).
 SECTIONS = [("setup", "Setup"), ("main", "Main results"), ("ablation", "Ablation"), ("per_class", "Per-class recall"),
             ("heterogeneity", "Heterogeneity"), ("imbalance", "Imbalance"), ("statistics", "Statistics"),
-            ("training", "Training"), ("notes", "Notes")]
+            ("phenomena", "Known phenomena"), ("training", "Training"), ("notes", "Notes")]
 
 
 @dataclass
@@ -109,6 +109,7 @@ def blocks(analysis) -> list[Block]:
         "heterogeneity": _figures(analysis, "heterogeneity"),
         "imbalance": _figures(analysis, "imbalance"),
         "statistics": _table(analysis, "statistics") + _table(analysis, "ranks") + _figures(analysis, "ranks"),
+        "phenomena": _table(analysis, "phenomena"),
         "training": _figures(analysis, "training"),
         "notes": [Block("list", analysis.notes or ["none"])],
     }
