@@ -82,6 +82,12 @@ def worst_group_accuracy(y_true, y_pred, groups: Sequence) -> tuple[object, floa
     return row["group"], float(row["accuracy"])
 
 
+def worst_group_metric(definition: str) -> str:
+    """Return the metric name of worst-group accuracy over groups ``definition`` (``class*source`` →
+    ``worst_group_acc_class_x_source``: MLflow rejects '*' in metric names)."""
+    return "worst_group_acc_" + definition.replace("*", "_x_")
+
+
 def evaluate_predictions(
     predictions: pd.DataFrame, classes: Sequence[str], group_fields: Sequence[str] = (), prefix: str = ""
 ) -> dict[str, float | str]:
@@ -89,7 +95,7 @@ def evaluate_predictions(
 
     Keys: ``war``, ``uar``, ``worst_class_recall``, ``recall_<class>`` per class, ``absent_classes``
     (names joined by ';'), ``n``; per group field ``worst_group_acc_<field>`` (groups: the field's
-    values) and ``worst_group_acc_class*<field>`` (groups: class × value, as GroupDRO's); and
+    values) and ``worst_group_acc_class_x_<field>`` (groups: class × value, GroupDRO's ``class*<field>``); and
     ``worst_group_acc``, the class × first-field one (the selection rule ``best_val_worst_group``
     maximises it). All prefixed.
     """
@@ -104,10 +110,10 @@ def evaluate_predictions(
     out.update({f"recall_{name}": float(r) for name, r in zip(classes, per_class_recall(y, p, k))})
     for field in group_fields:
         values = predictions[field].astype(str)
-        out[f"worst_group_acc_{field}"] = worst_group_accuracy(y, p, values)[1]
-        out[f"worst_group_acc_class*{field}"] = worst_group_accuracy(y, p, class_groups(y, values, classes))[1]
+        out[worst_group_metric(field)] = worst_group_accuracy(y, p, values)[1]
+        out[worst_group_metric(f"class*{field}")] = worst_group_accuracy(y, p, class_groups(y, values, classes))[1]
     if group_fields:
-        out["worst_group_acc"] = out[f"worst_group_acc_class*{group_fields[0]}"]
+        out["worst_group_acc"] = out[worst_group_metric(f"class*{group_fields[0]}")]
     return {f"{prefix}{key}": value for key, value in out.items()}
 
 

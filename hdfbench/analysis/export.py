@@ -23,7 +23,7 @@ TITLES = {"test_war": "WAR", "test_uar": "UAR", "worst_class_recall": "worst-cla
 def title(metric: str) -> str:
     """Return a short human title of a metric column."""
     if metric.startswith("worst_group_acc_"):
-        return f"worst-{metric.removeprefix('worst_group_acc_').replace('class*', 'class×')} acc"
+        return f"worst-{metric.removeprefix('worst_group_acc_').replace('class_x_', 'class×')} acc"
     return TITLES.get(metric, metric)
 
 

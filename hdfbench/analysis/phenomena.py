@@ -26,6 +26,7 @@ from hdfbench.analysis.comparisons import Settings, cell_matrix, paired_cells, t
 from hdfbench.analysis.load import CELL, Experiment
 from hdfbench.analysis.train_counts import train_class_counts
 from hdfbench.config import StrategySpec
+from hdfbench.metrics import worst_group_metric
 
 COLUMNS = ["check", "dataset", "comparison", "metric", "expected", "n", "estimate", "ci_low", "ci_high",
            "interval", "p", "p_holm", "verdict", "note"]
@@ -88,7 +89,7 @@ def pair_checks(experiment: Experiment, reference: str, settings: Settings) -> l
     plans = [(e.label, "class-balanced sampling raises UAR", "test_uar", +1) for e in balanced]
     plans += [(e.label, "class-balanced sampling lowers WAR", "test_war", -1) for e in balanced]
     plans += [(e.label, f"GroupDRO on {e.hparams['groups']} raises worst-group accuracy",
-               f"worst_group_acc_{e.hparams['groups']}", +1) for e in dro]
+               worst_group_metric(e.hparams["groups"]), +1) for e in dro]
     for variant, check, metric, sign in plans:
         if metric not in experiment.summary:
             continue
@@ -102,7 +103,7 @@ def pair_checks(experiment: Experiment, reference: str, settings: Settings) -> l
 def shift_check(experiment: Experiment, reference: str, settings: Settings) -> list[dict]:
     """Return check 4: the reference's worst-group accuracy, in-distribution minus shifted test, against 0."""
     rows, summary = [], experiment.summary
-    for column in [c for c in summary if c.startswith("id_worst_group_acc_class*")]:
+    for column in [c for c in summary if c.startswith("id_worst_group_acc_class_x_")]:
         shifted = column.removeprefix("id_")
         runs = summary[(summary["variant"] == reference) & summary[column].notna()]
         for dataset, group in runs.groupby("dataset", sort=True):

@@ -70,14 +70,14 @@ def summary_row(run: RunDir) -> dict:
     }
     row.update({f"recall_{c}": final[f"test_recall_{c}"] for c in classes})
     row.update({f"worst_group_acc_{f}": final[f"test_worst_group_acc_{f}"] for f in fields})
-    row.update({f"worst_group_acc_class*{f}": final.get(f"test_worst_group_acc_class*{f}") for f in fields})
+    row.update({f"worst_group_acc_class_x_{f}": final.get(f"test_worst_group_acc_class_x_{f}") for f in fields})
     options = spec["dataset"].get("options", {})
     row.update(protocol=options.get("protocol", ""), test_prior=options.get("test_prior", ""))
     if "test_id_uar" in final:  # a shifted protocol: the same run on held-out in-distribution clips
         row.update(id_test_uar=final["test_id_uar"], id_test_war=final["test_id_war"])
         for f in fields:
             row[f"id_worst_group_acc_{f}"] = final[f"test_id_worst_group_acc_{f}"]
-            row[f"id_worst_group_acc_class*{f}"] = final[f"test_id_worst_group_acc_class*{f}"]
+            row[f"id_worst_group_acc_class_x_{f}"] = final[f"test_id_worst_group_acc_class_x_{f}"]
     row.update(n_test=final["test_n"], absent_classes=final["test_absent_classes"],
                bad_clips_skipped=final["bad_clips_skipped"], device=done.get("device", ""),
                precision=done.get("precision", ""), node_id=done.get("placement", {}).get("node_id", ""),
