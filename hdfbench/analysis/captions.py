@@ -105,6 +105,41 @@ def phenomena_caption(table: pd.DataFrame, alpha: float) -> str:
             + (f"; {'; '.join(others)}" if others else "") + ". docs/results.md explains each.")
 
 
+def shift_gap_caption(table: pd.DataFrame) -> str:
+    """Return what the shift table compares and which variant loses most and least to the shift."""
+    gap = "id_minus_test_uar_mean" if "id_minus_test_uar_mean" in table else "val_minus_test_uar_mean"
+    side = "its in-distribution test clips" if gap.startswith("id") else "its inner validation split"
+    text = (f"Mean ± std over n runs (fold × seed). The inner validation split follows the training distribution; "
+            f"'id' is the fold's held-out in-distribution clips, 'shifted' the protocol's test side. UAR lost from "
+            f"{side} to the shifted test")
+    known = table.dropna(subset=[gap])
+    if len(known):
+        most, least = known.loc[known[gap].idxmax()], known.loc[known[gap].idxmin()]
+        text += (f": most {most['variant']} ({signed(most[gap])} pp, {most['dataset']}), least {least['variant']} "
+                 f"({signed(least[gap])} pp)")
+    return text + ". The known-phenomena table tests these gaps with the primary test."
+
+
+def group_recall_caption(table: pd.DataFrame) -> str:
+    """Return the lowest per-value UAR and the spread between values of the same variant."""
+    worst = table.loc[table["uar_mean"].idxmin()]
+    spread = table.groupby(["dataset", "variant", "field"])["uar_mean"].agg(lambda v: v.max() - v.min())
+    widest = spread.idxmax()
+    return (f"Test UAR within each value of the group field (mean ± std over the {int(table['n'].max())} runs of "
+            f"a variant). Lowest: {worst['variant']} on {worst['field']} = {worst['value']} "
+            f"({pct(worst['uar_mean'])} %); widest spread between values: {widest[1]} on {widest[2]} "
+            f"({pct(spread.max())} pp).")
+
+
+def held_out_caption(table: pd.DataFrame) -> str:
+    """Return the hardest held-out source and what each variant averages over the held-out sources."""
+    hardest = table.groupby("held_out")["test_uar_mean"].mean().idxmin()
+    means = table.groupby("variant", sort=False)["test_uar_mean"].mean()
+    return (f"Leave-one-source-out: fold k trains on the other sources and tests on source k (mean ± std over the "
+            f"n seeds). Hardest held-out source: {hardest}; mean over held-out sources: "
+            + ", ".join(f"{v} {pct(m)} %" for v, m in means.items()) + ".")
+
+
 def ranks_caption(result) -> str:
     """Return the omnibus test and, when it licenses one, the Nemenyi CD; else say the ranks are descriptive."""
     if result is None:

@@ -150,6 +150,37 @@ def display_phenomena(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _shift_title(name: str) -> str:
+    if name == "val_uar":
+        return "val UAR (train dist., %)"
+    if name.endswith("_minus_test_uar"):
+        return f"{'val' if name.startswith('val') else 'id'} − shifted UAR (pp)"
+    side = "id" if name.startswith("id_") else "shifted"
+    return f"{side} {title(name.removeprefix('id_')).replace('test_uar', 'UAR')} (%)"
+
+
+def display_shift_gap(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the shift table: validation, in-distribution and shifted test metrics (%, mean ± std), gaps (pp)."""
+    out = table[["dataset", "protocol", "variant", "n"]].copy()
+    for name in [c.removesuffix("_mean") for c in table if c.endswith("_mean")]:
+        cells = [pct(m, s) for m, s in zip(table[f"{name}_mean"], table[f"{name}_std"], strict=True)]
+        out[_shift_title(name)] = cells
+    return out
+
+
+def display_group_recall(table: pd.DataFrame) -> pd.DataFrame:
+    """Return value × variant test UAR (%, mean ± std over runs), one row per (dataset, field, value)."""
+    cells = [pct(m, s) for m, s in zip(table["uar_mean"], table["uar_std"], strict=True)]
+    return _by_variant(table, cells, ["dataset", "field", "value"])
+
+
+def display_held_out(table: pd.DataFrame) -> pd.DataFrame:
+    """Return held-out source × variant test UAR (%, mean ± std over the runs holding it out)."""
+    cells = [f"{pct(m, s)} (n={n})" for m, s, n in zip(table["test_uar_mean"], table["test_uar_std"], table["n"],
+                                                        strict=True)]
+    return _by_variant(table, cells, ["dataset", "held_out"])
+
+
 def display_ranks(table: pd.DataFrame) -> pd.DataFrame:
     """Return the rank table with per-dataset scores in % and mean ranks with two decimals."""
     out = table.copy()

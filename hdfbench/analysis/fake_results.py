@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hdfbench.metrics import confusion, per_class_recall, worst_group_accuracy
+from hdfbench.metrics import class_groups, confusion, per_class_recall, worst_group_accuracy, worst_group_metric
 
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 #: DFEW-like class prior.
@@ -48,6 +48,11 @@ class FakeSpec:
     epochs: int = 3
     missing: tuple[str, ...] = ()     # run ids listed in runs.json but left unfinished
     seed: int = 0
+    #: variant → extra fields of its strategy entry in config.yaml (balance, balance_groups, hparams)
+    strategy_fields: dict[str, dict] = field(default_factory=dict)
+    #: when set, runs are of a shifted protocol ("decorrelated_test") and are also evaluated on in-distribution
+    #: clips (split test_id, id_* columns) where every clip's probability of being correct is this much higher
+    id_effect: float | None = None
 
 
 def _run_id(dataset: str, fold: int, seed: int, variant: str) -> str:
@@ -60,8 +65,25 @@ def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy) -> np.n
     return np.where(correct, labels, wrong)
 
 
+def _group_columns(test: pd.DataFrame, prefix: str = "") -> dict:
+    row = {}
+    for name in ("source", "subject"):
+        row[f"{prefix}{worst_group_metric(name)}"] = worst_group_accuracy(test["label"], test["pred"], test[name])[1]
+        groups = class_groups(test["label"], test[name], CLASSES)
+        row[f"{prefix}{worst_group_metric(f'class*{name}')}"] = worst_group_accuracy(test["label"], test["pred"],
+                                                                                     groups)[1]
+    return row
+
+
+def _test_frame(meta: dict, labels: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    test = pd.DataFrame(meta).assign(pred=pred, correct=pred == labels)
+    for c in range(len(CLASSES)):
+        test[f"logit_{c}"] = (pred == c).astype(np.float32)
+    return test
+
+
 def _summary_row(spec: FakeSpec, dataset: str, fold: int, seed: int, variant: str, strategy: str,
-                 test: pd.DataFrame) -> dict:
+                 test: pd.DataFrame, test_id: pd.DataFrame | None) -> dict:
     k = len(CLASSES)
     recalls = per_class_recall(test["label"], test["pred"], k)
     row = {"experiment": spec.experiment, "dataset": dataset, "fold": fold, "seed": seed, "strategy": strategy,
@@ -70,14 +92,17 @@ def _summary_row(spec: FakeSpec, dataset: str, fold: int, seed: int, variant: st
            "test_war": float((test["label"] == test["pred"]).mean()), "test_uar": float(np.nanmean(recalls)),
            "worst_class_recall": float(np.nanmin(recalls))}
     row.update({f"recall_{c}": r for c, r in zip(CLASSES, recalls)})
-    for name in ("source", "subject"):
-        row[f"worst_group_acc_{name}"] = worst_group_accuracy(test["label"], test["pred"], test[name])[1]
+    row.update(_group_columns(test), protocol="" if test_id is None else "decorrelated_test")
+    if test_id is not None:
+        row.update(id_test_uar=float(np.nanmean(per_class_recall(test_id["label"], test_id["pred"], k))),
+                   id_test_war=float((test_id["label"] == test_id["pred"]).mean()), **_group_columns(test_id, "id_"))
     row.update(n_test=len(test), absent_classes="", run_id=_run_id(dataset, fold, seed, variant))
     return row
 
 
 def _write_run(path: Path, spec: FakeSpec, dataset: str, fold: int, seed: int, variant: str, strategy: str,
-               test: pd.DataFrame, train_counts: np.ndarray, rng: np.random.Generator, finished: bool) -> None:
+               test: pd.DataFrame, test_id: pd.DataFrame | None, train_counts: np.ndarray, rng: np.random.Generator,
+               finished: bool) -> None:
     path.mkdir(parents=True, exist_ok=True)
     config = {"classes": list(CLASSES), "group_fields": ["source", "subject"], "n_train": spec.n_train,
               "n_val": spec.n_train // 10, "n_test": spec.n_test, "run_id": path.name,
@@ -98,6 +123,8 @@ def _write_run(path: Path, spec: FakeSpec, dataset: str, fold: int, seed: int, v
     if not finished:
         return
     frame = test.drop(columns="correct").assign(split="test")
+    if test_id is not None:
+        frame = pd.concat([frame, test_id.drop(columns="correct").assign(split="test_id")], ignore_index=True)
     frame.to_parquet(path / "predictions.parquet", index=False)
     matrix = confusion(test["label"].to_numpy(), test["pred"].to_numpy(), len(CLASSES))
     pd.DataFrame(matrix, index=pd.Index(CLASSES, name="true"), columns=CLASSES).to_csv(path / "confusion_test.csv")
@@ -129,19 +156,20 @@ def make_results(root: str | Path, spec: FakeSpec | None = None, write_runs: boo
                     class_effect = np.array([(by_class[0] if by_class else {}).get(c, 0.0) for c in CLASSES])
                     accuracy = spec.base_accuracy + difficulty + fold_effect[variant] + effect + class_effect[labels]
                     pred = _predictions(rng, labels, accuracy)
-                    test = pd.DataFrame(meta).assign(pred=pred, correct=pred == labels)
-                    for c in range(len(CLASSES)):
-                        test[f"logit_{c}"] = (pred == c).astype(np.float32)
+                    test = _test_frame(meta, labels, pred)
+                    test_id = None
+                    if spec.id_effect is not None:
+                        test_id = _test_frame(meta, labels, _predictions(rng, labels, accuracy + spec.id_effect))
                     finished = run_id not in spec.missing
                     if write_runs or finished:
                         _write_run(experiment / "runs" / run_id, spec, dataset, fold, seed, variant, strategy,
-                                   test, train_counts, rng, finished and write_runs)
+                                   test, test_id, train_counts, rng, finished and write_runs)
                     if not write_runs and finished:
                         (experiment / "runs" / run_id / "done").write_text(json.dumps({"selected_epoch": 0}))
                     if finished:
-                        rows.append(_summary_row(spec, dataset, fold, seed, variant, strategy, test))
+                        rows.append(_summary_row(spec, dataset, fold, seed, variant, strategy, test, test_id))
     (experiment / "runs.json").write_text(json.dumps(run_ids))
-    strategies = [{"name": s, "variant": v} for v, (s, *_) in spec.variants.items()]
+    strategies = [{"name": s, "variant": v, **spec.strategy_fields.get(v, {})} for v, (s, *_) in spec.variants.items()]
     (experiment / "config.yaml").write_text(yaml.safe_dump({
         "experiment": spec.experiment, "datasets": [{"name": d} for d in spec.datasets], "folds": list(spec.folds),
         "seeds": list(spec.seeds), "strategies": strategies, "tracking": {"enabled": False}}, sort_keys=False))

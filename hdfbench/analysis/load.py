@@ -141,7 +141,7 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
         experiment.classes = first.get("classes") or [c.removeprefix("recall_") for c in summary
                                                        if c.startswith("recall_")]
         experiment.group_fields = first.get("group_fields") or [
-            c.removeprefix("worst_group_acc_") for c in summary if c.startswith("worst_group_acc_")]
+            c.removeprefix("worst_group_acc_") for c in summary if c.startswith("worst_group_acc_") and "_x_" not in c]
         experiment.splits = read_splits(experiment)
     return experiment
 

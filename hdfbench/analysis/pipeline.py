@@ -16,11 +16,13 @@ from hdfbench.analysis.ablation import ablation_pairs, ablation_table
 from hdfbench.analysis.comparisons import Settings, comparison_table, reference_pairs, select
 from hdfbench.analysis.export import (
     WrittenTable, display_ablation, display_main, display_per_class, display_per_class_difference,
-    display_phenomena, display_ranks, display_statistics, write_table,
+    display_group_recall, display_held_out, display_phenomena, display_ranks, display_shift_gap, display_statistics,
+    write_table,
 )
 from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment
 from hdfbench.analysis.phenomena import phenomena_table
 from hdfbench.analysis.ranks import RankResult, rank_datasets
+from hdfbench.analysis.shift import shift_frames
 from hdfbench.analysis.summary import write_summary_table
 from hdfbench.analysis.tables import headline_metrics, main_table, per_class_difference, per_class_table
 
@@ -104,6 +106,7 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
     frames["statistics"] = select(comparisons, to_reference)
     frames["ablation"] = ablation_table(experiment, found, comparisons, analysis.metric)
     frames["phenomena"] = phenomena_table(experiment, ref, options.settings)
+    frames.update(shift_frames(experiment))
     analysis.ranks = rank_datasets(summary, analysis.metric, variants, options.alpha)
     if analysis.ranks is not None:
         frames["ranks"] = analysis.ranks.table()
@@ -125,6 +128,9 @@ def _caption(analysis: Analysis) -> None:
         analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
     if len(frames["phenomena"]):
         analysis.captions["phenomena"] = captions.phenomena_caption(frames["phenomena"], alpha)
+    shift = {"shift_gap": captions.shift_gap_caption, "group_recall": captions.group_recall_caption,
+             "held_out": captions.held_out_caption}
+    analysis.captions.update({name: caption(frames[name]) for name, caption in shift.items() if name in frames})
 
 
 def write_tables(analysis: Analysis) -> None:
@@ -142,6 +148,9 @@ def write_tables(analysis: Analysis) -> None:
         "ablation": display_ablation(frames["ablation"], metrics) if len(frames["ablation"]) else None,
         "ranks": display_ranks(frames["ranks"]) if "ranks" in frames else None,
         "phenomena": display_phenomena(frames["phenomena"]) if len(frames["phenomena"]) else None,
+        "shift_gap": display_shift_gap(frames["shift_gap"]) if "shift_gap" in frames else None,
+        "group_recall": display_group_recall(frames["group_recall"]) if "group_recall" in frames else None,
+        "held_out": display_held_out(frames["held_out"]) if "held_out" in frames else None,
     }
     for name, display in displays.items():
         if display is not None and len(display):

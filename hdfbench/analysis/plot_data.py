@@ -30,21 +30,28 @@ def _map(fn, items: list) -> list:
         return list(pool.map(fn, items))
 
 
+def test_predictions(experiment: Experiment, runs: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Return the test predictions of ``runs`` pooled: dataset, variant, fold, seed, run_id, label, pred and
+    ``fields`` (as strings), one row per clip and run."""
+    def read(row) -> pd.DataFrame:
+        path = experiment.run_path(row.run_id) / "predictions.parquet"
+        frame = pd.read_parquet(path, columns=["split", "label", "pred", *fields])
+        frame = frame[frame["split"] == "test"].drop(columns="split")
+        return frame.astype({f: str for f in fields}).assign(dataset=row.dataset, variant=row.variant,
+                                                             fold=row.fold, seed=row.seed, run_id=row.run_id)
+
+    frames = _map(read, list(runs.itertuples()))
+    columns = ["label", "pred", *fields, "dataset", "variant", "fold", "seed", "run_id"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def group_accuracy(experiment: Experiment, runs: pd.DataFrame, fields: list[str]) -> dict[str, pd.DataFrame]:
     """Return field → test accuracy per (dataset, variant, group value), pooled over ``runs``: n, accuracy.
 
     Each predictions file is read once for all ``fields``.
     """
-    def read(row) -> pd.DataFrame:
-        path = experiment.run_path(row.run_id) / "predictions.parquet"
-        frame = pd.read_parquet(path, columns=["split", "label", "pred", *fields])
-        frame = frame[frame["split"] == "test"]
-        return frame[fields].astype(str).assign(dataset=row.dataset, variant=row.variant,
-                                                correct=frame["label"].to_numpy() == frame["pred"].to_numpy())
-
-    frames = _map(read, list(runs.itertuples()))
-    pooled = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*fields, "dataset", "variant",
-                                                                                       "correct"])
+    pooled = test_predictions(experiment, runs, fields)
+    pooled = pooled.assign(correct=pooled["label"].to_numpy() == pooled["pred"].to_numpy())
     return {field: (pooled.rename(columns={field: "group"}).groupby(["dataset", "variant", "group"], sort=True)
                     ["correct"].agg(n="size", accuracy="mean").reset_index())
             for field in fields}

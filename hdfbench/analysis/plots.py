@@ -101,6 +101,27 @@ def group_accuracy(analysis, out: Path, colours: dict) -> list[Figure]:
     return figures
 
 
+def shift_cells(analysis, out: Path, colours: dict) -> list[Figure]:
+    """Class × value test accuracy heatmaps, one panel per variant, per dataset and group field (shifted runs)."""
+    cells, figures = analysis.frames.get("cell_accuracy", pd.DataFrame()), []
+    for (dataset, field), rows in cells.groupby(["dataset", "field"], sort=True):
+        variants = [v for v in analysis.experiment.variants if v in set(rows["variant"])]
+        fig, axes = _axes(len(variants), 0.9 + 0.75 * rows["value"].nunique(), 3.6)
+        lows = []
+        for i, (ax, variant) in enumerate(zip(axes, variants)):
+            grid = rows[rows["variant"] == variant].pivot_table(index="class", columns="value", values="accuracy")
+            grid = grid.reindex([c for c in analysis.experiment.classes if c in grid.index])
+            sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax, cbar=False,
+                        yticklabels=i == 0)
+            ax.set(title=variant, xlabel=field, ylabel="")
+            low = grid.stack().idxmin()
+            lows.append(f"{variant} {low[0]}|{low[1]} ({pct(grid.loc[low])} %)")
+        figures.append(save(fig, out, f"shift_cells_{dataset}_{field}", "shift",
+                            f"Shifted-test accuracy (%) per (class, {field}) cell on {dataset}, pooled over each "
+                            f"variant's runs; weakest cell per variant: {'; '.join(lows)}."))
+    return figures
+
+
 def seed_fold_variance(analysis, out: Path, colours: dict) -> list[Figure]:
     """Test UAR per run (strip + box, coloured by fold) and seed vs fold standard deviation per variant."""
     summary, metric, order = analysis.experiment.summary, analysis.metric, analysis.experiment.variants
@@ -223,7 +244,7 @@ def cd_figure(analysis, out: Path, colours: dict) -> list[Figure]:
     return [save(fig, out, "cd_diagram", "ranks", caption)]
 
 
-FIGURES = (recall_vs_frequency, group_accuracy, seed_fold_variance, recall_heatmaps, confusion_matrices,
+FIGURES = (recall_vs_frequency, group_accuracy, shift_cells, seed_fold_variance, recall_heatmaps, confusion_matrices,
            training_curves, cd_figure)
 
 

@@ -2,7 +2,7 @@
 
 Both are rendered from one list of blocks (heading, paragraph, table, figure, code), so they carry
 the same sections in the same order: setup, main table, ablation, per-class, heterogeneity,
-imbalance, statistics, training, notes.
+distribution shift, imbalance, statistics, known phenomena, training, notes.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from hdfbench.fileio import atomic_write_text
 
 #: Report sections in order: (key, heading).
 SECTIONS = [("setup", "Setup"), ("main", "Main results"), ("ablation", "Ablation"), ("per_class", "Per-class recall"),
-            ("heterogeneity", "Heterogeneity"), ("imbalance", "Imbalance"), ("statistics", "Statistics"),
-            ("phenomena", "Known phenomena"), ("training", "Training"), ("notes", "Notes")]
+            ("heterogeneity", "Heterogeneity"), ("shift", "Distribution shift"), ("imbalance", "Imbalance"),
+            ("statistics", "Statistics"), ("phenomena", "Known phenomena"), ("training", "Training"), ("notes", "Notes")]
 
 
 @dataclass
@@ -107,6 +107,10 @@ def blocks(analysis) -> list[Block]:
         "per_class": _table(analysis, "per_class_recall") + _table(analysis, "per_class_difference")
         + _figures(analysis, "per_class"),
         "heterogeneity": _figures(analysis, "heterogeneity"),
+        "shift": (_table(analysis, "shift_gap") + _table(analysis, "held_out") + _table(analysis, "group_recall")
+                  + _figures(analysis, "shift")
+                  or [Block("paragraph", "No run of a shifted protocol (synthetic protocol other than iid) in this "
+                                         "sweep.")]),
         "imbalance": _figures(analysis, "imbalance"),
         "statistics": _table(analysis, "statistics") + _table(analysis, "ranks") + _figures(analysis, "ranks"),
         "phenomena": _table(analysis, "phenomena"),
