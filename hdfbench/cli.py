@@ -212,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="analyse a results directory: tables, statistics, plots, report")
     analyze.add_argument("results_dir", help="results/<experiment>")
     analyze.add_argument("--out", help="output folder (default analysis/<experiment>)")
-    analyze.add_argument("--reference", help="variant every other is compared to (default: erm if present, else the first)")
+    analyze.add_argument("--reference",
+                         help="variant every other is compared to (default: erm if present, else the first)")
     analyze.add_argument("--metric", action="append", metavar="COLUMN",
-                         help="summary.csv column to test (repeatable; default test_uar; the first drives ablation and ranks)")
+                         help="summary.csv column to test (repeatable; default test_uar; the first drives ablation "
+                              "and ranks)")
     analyze.add_argument("--full", action="append", default=[], metavar="VARIANT",
                          help="mark VARIANT as the full model of its strategy's ablation family (repeatable)")
     analyze.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for Holm (default 0.05)")

@@ -395,7 +395,7 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
     folds = raw.get("folds", [1])
     items = _component_items(raw)
     dataset_fields = []  # (name, group fields) of every dataset whose options validate
-    for loc, kind, name, options, key in items:
+    for _loc, kind, name, options, _key in items:
         if kind == "datasets" and name in registries()["datasets"]:
             cls = registries()["datasets"].get(name)
             try:

@@ -65,7 +65,7 @@ def confusion(y_true, y_pred, num_classes: int, normalize: bool = False) -> np.n
         return matrix / matrix.sum(axis=1, keepdims=True)
 
 
-def group_accuracy(y_true, y_pred, groups: Sequence) -> pd.DataFrame:
+def group_accuracy(y_true, y_pred, groups: Sequence | np.ndarray) -> pd.DataFrame:
     """Return one row per group value: ``group``, ``n`` and ``accuracy``, sorted by group."""
     y_true, y_pred = _arrays(y_true, y_pred)
     frame = pd.DataFrame({"group": np.asarray(groups), "correct": y_true == y_pred})
@@ -73,7 +73,7 @@ def group_accuracy(y_true, y_pred, groups: Sequence) -> pd.DataFrame:
     return out.astype({"n": int, "accuracy": float})
 
 
-def worst_group_accuracy(y_true, y_pred, groups: Sequence) -> tuple[object, float]:
+def worst_group_accuracy(y_true, y_pred, groups: Sequence | np.ndarray) -> tuple[object, float]:
     """Return (group, accuracy) of the non-empty group with the lowest accuracy."""
     table = group_accuracy(y_true, y_pred, groups)
     if table.empty:

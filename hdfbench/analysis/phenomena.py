@@ -62,7 +62,7 @@ def _row(check: str, dataset: str, comparison: str, metric: str, expected: int, 
 def frequency_check(experiment: Experiment, reference: str, settings: Settings) -> list[dict]:
     """Return check 1: Spearman ρ(training count, test recall) of the reference's runs, against 0."""
     counts = train_class_counts(experiment)
-    rows = []
+    rows: list[dict] = []
     if counts.empty:
         return rows
     summary = experiment.summary[experiment.summary["variant"] == reference]

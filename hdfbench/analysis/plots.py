@@ -103,7 +103,9 @@ def group_accuracy(analysis, out: Path, colours: dict) -> list[Figure]:
 
 def shift_cells(analysis, out: Path, colours: dict) -> list[Figure]:
     """Class × value test accuracy heatmaps, one panel per variant, per dataset and group field (shifted runs)."""
-    cells, figures = analysis.frames.get("cell_accuracy", pd.DataFrame()), []
+    cells, figures = analysis.frames.get("cell_accuracy"), []
+    if cells is None:
+        return figures
     for (dataset, field), rows in cells.groupby(["dataset", "field"], sort=True):
         variants = [v for v in analysis.experiment.variants if v in set(rows["variant"])]
         fig, axes = _axes(len(variants), 0.9 + 0.75 * rows["value"].nunique(), 3.6)

@@ -23,11 +23,10 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from typing import Literal
-
 from pydantic import Field, model_validator
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
@@ -274,7 +273,8 @@ def generate(opts: SyntheticOptions, out_dir: Path, progress: bool = True) -> No
         out_dir / "clips.npy", mode="w+", dtype=np.uint8,
         shape=(len(table), opts.frames, opts.size, opts.size, 3),
     )
-    rows = tqdm(table.iterrows(), total=len(table), desc="synthetic clips", disable=None if progress else True, leave=False)
+    rows = tqdm(table.iterrows(), total=len(table), desc="synthetic clips", disable=None if progress else True,
+                leave=False)
     for i, row in rows:
         clips[i] = render_clip(opts, row, i, subjects)
     clips.flush()

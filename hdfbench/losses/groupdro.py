@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 
-def group_mean_losses(losses: torch.Tensor, group_ids: torch.Tensor, n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+def group_mean_losses(losses: torch.Tensor, group_ids: torch.Tensor,
+                      n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (mean loss per group, count per group) over a batch; absent groups have loss 0."""
     onehot = torch.nn.functional.one_hot(group_ids, n_groups).to(losses.dtype)
     counts = onehot.sum(0)

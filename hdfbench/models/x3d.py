@@ -19,7 +19,6 @@ from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.models.backbone import BACKBONES, Backbone
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
 
-
 #: The smallest frame side X3D accepts: the stem and the four stages each halve the resolution.
 MIN_SIZE = 32
 
@@ -45,7 +44,8 @@ class X3D(Backbone):
     def __init__(self, num_classes: int, frames: int, size: int, options: X3DOptions):
         super().__init__()
         if size < MIN_SIZE:
-            raise ValueError(f"X3D needs frames of at least {MIN_SIZE}×{MIN_SIZE} pixels (5 stride-2 stages), got {size}")
+            raise ValueError(f"X3D needs frames of at least {MIN_SIZE}×{MIN_SIZE} pixels (5 stride-2 stages), "
+                             f"got {size}")
         create_x3d = import_pytorchvideo("pytorchvideo.models.x3d").create_x3d
         self.head_dim_out = options.head_dim_out or self.head_dim_out
         net = create_x3d(

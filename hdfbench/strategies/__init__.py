@@ -6,9 +6,16 @@ docs/adding_a_loss.md); packages can also register through the entry-point group
 """
 
 from hdfbench.config_base import StrictModel as Hparams
-from hdfbench.strategies.base import STRATEGIES, Batch, NonFiniteLossError, Strategy, TaskInfo, register
 from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
-    cvar, erm, focal, groupdro, hdf, ldam_drw, logit_adjustment, sam,
+    cvar,
+    erm,
+    focal,
+    groupdro,
+    hdf,
+    ldam_drw,
+    logit_adjustment,
+    sam,
 )
+from hdfbench.strategies.base import STRATEGIES, Batch, NonFiniteLossError, Strategy, TaskInfo, register
 
 __all__ = ["STRATEGIES", "Batch", "Hparams", "NonFiniteLossError", "Strategy", "TaskInfo", "register"]

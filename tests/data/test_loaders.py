@@ -7,7 +7,13 @@ import pytest
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.data.media import list_frames, read_clip
 from tests.data.trees import (
-    grey, dfew_tree, ferv39k_tree, mafw_tree, n_frames_of, write_frames, write_mp4,
+    dfew_tree,
+    ferv39k_tree,
+    grey,
+    mafw_tree,
+    n_frames_of,
+    write_frames,
+    write_mp4,
 )
 
 # Clips with id % 100 == 1 in the real DFEW split files: (train n, test n, test per class, train per class).
@@ -125,7 +131,7 @@ def test_mafw_subset_counts_frames_and_mp4(tmp_path, fold):
 
 def test_videofolder_classes_folds_and_metadata(tmp_path):
     root = tmp_path / "mine"
-    for c, name in enumerate(["calm", "angry"]):
+    for name in ["calm", "angry"]:
         for i in range(6):
             if i % 2:
                 write_mp4(root / name / f"v{i}.mp4", 5)

@@ -6,8 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdfbench.losses import (GroupDRO, class_balanced_weights, cvar_loss, focal_loss, ldam_loss, ldam_margins,
-                             logit_adjusted_loss)
+from hdfbench.losses import (
+    GroupDRO,
+    class_balanced_weights,
+    cvar_loss,
+    focal_loss,
+    ldam_loss,
+    ldam_margins,
+    logit_adjusted_loss,
+)
 from hdfbench.optim import SAM
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [-1.0, 3.0, 0.0], [0.0, 0.0, 0.0]])

@@ -59,7 +59,7 @@ def test_gradient_norm_moves_once_per_step_and_sets_the_next_steps_weights(sam):
     probe.model.train()
     probe.forward_loss(first)[0].backward()
     first_pass_norm = float(torch.stack([p.grad.norm() for p in probe.parameters() if p.grad is not None]).norm())
-    logs = strategy.training_step(first)
+    strategy.training_step(first)
     assert float(strategy.grad_norm) == pytest.approx(first_pass_norm, rel=1e-4)
     expected = adaptive_loss_weights(float(strategy.grad_norm), 10.0, 0.1)
     logs2 = strategy.training_step(second)

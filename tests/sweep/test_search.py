@@ -45,5 +45,6 @@ def test_search_space_names_are_checked(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert "strategies[0].search.space.gamma: cannot search 'gamma' (allowed: label_smoothing, training.optimizer.lr" in message
+    assert ("strategies[0].search.space.gamma: cannot search 'gamma' (allowed: label_smoothing, "
+            "training.optimizer.lr") in message
     assert "strategies[0].search.space.label_smoothing: Value error, type 'float' needs low < high" in message
