@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 
 #: Written into a run directory when mirroring it to MLflow failed (the driver reports it).
 MIRROR_ERROR_FILE = "mlflow_error.txt"
+#: Characters MLflow refuses in metric names.
+_NOT_MLFLOW = re.compile(r"[^\w\-. :/]")
+
+
+def mlflow_key(name: str) -> str:
+    """Return ``name`` as an MLflow metric name: a GroupDRO weight ``q/Happy|cctv`` becomes ``q/Happy:cctv``;
+    any other character MLflow refuses becomes '_'."""
+    return _NOT_MLFLOW.sub("_", name.replace("|", ":"))
 
 
 def _client(uri: str):
@@ -124,7 +133,7 @@ class MlflowMirror:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, step) for k, v in record.items()
+        metrics = [Metric(mlflow_key(k), float(v), now, step) for k, v in record.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
         self.client.log_batch(self.run_id, metrics=metrics)
 

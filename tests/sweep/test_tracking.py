@@ -1,8 +1,9 @@
-"""The MLflow mirror: missed epochs are backfilled on resume; the driver closes runs whose trials died."""
+"""The MLflow mirror: missed epochs are backfilled on resume; the driver closes runs whose trials died; metric
+names MLflow refuses are mapped, not lost."""
 
 import pytest
 
-from hdfbench.sweep.tracking import MlflowMirror, init_experiment, reconcile
+from hdfbench.sweep.tracking import MlflowMirror, init_experiment, mlflow_key, reconcile
 from hdfbench.training.rundir import RunDir
 
 
@@ -54,3 +55,18 @@ def test_reconcile_marks_dead_trials_and_leaves_finished_runs(tmp_path, store):
         statuses[name] = (info.info.status, info.data.tags["hdfbench.failure"])
     assert statuses == {"lost": ("KILLED", "the sweep ended before this run finished"),
                         "broken": ("FAILED", "ValueError: bad")}
+
+
+def test_group_weight_and_worst_group_names_reach_mlflow(tmp_path, store):
+    uri, experiment = store
+    run = run_dir(tmp_path, "g", epochs=1)
+    mirror = MlflowMirror(uri, experiment, run, {"run_id": "g"})
+    mirror.start({})
+    mirror.log_metrics({"epoch": 0, "q/Happy|cctv": 0.25, "val_worst_group_acc_class_x_source": 0.5,
+                        "odd*name?": 1.0}, step=0)
+    assert not (run.path / "mlflow_error.txt").exists()
+    client, run_id, _ = history(uri, run)
+    logged = client.get_run(run_id).data.metrics
+    assert logged["q/Happy:cctv"] == 0.25 and logged["val_worst_group_acc_class_x_source"] == 0.5
+    assert logged["odd_name_"] == 1.0
+    assert mlflow_key("q/Disgust|studio") == "q/Disgust:studio"
