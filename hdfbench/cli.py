@@ -98,9 +98,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     experiment = analysis.experiment
     if "main_table" in analysis.tables:
         print(analysis.tables["main_table"].markdown)
-    for name in ("statistics", "ablation"):
+    for name in ("statistics", "ablation", "shift_gap"):
         if name in analysis.captions:
             print(f"{name}: {analysis.captions[name]}")
+    if "phenomena" in analysis.tables:  # the known phenomena, so a user sees at once whether they hold here
+        print(f"known phenomena: {analysis.captions['phenomena']}\n{analysis.tables['phenomena'].markdown}")
     if experiment.missing:
         print(f"{len(experiment.missing)} runs of the sweep are not finished: {', '.join(experiment.missing)}")
     for note in analysis.notes:

@@ -36,6 +36,7 @@ def test_partial_sweep_analyses_what_exists(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "1 runs of the sweep are not finished: fakeset-f2-s1-same-00000000" in stdout
     assert "MLflow: tracking disabled" in stdout
+    assert "known phenomena: " in stdout and "| recall tracks training class frequency | fakeset" in stdout
     assert "fakeset-f2-s1-same-00000000" in (out / "report.md").read_text()
     assert (out / "report.html").exists() and (out / "tables" / "statistics.csv").exists()
 
