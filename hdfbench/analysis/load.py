@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from hdfbench.config import StrategySpec
 from hdfbench.sweep.results import write_summary
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,22 @@ class Experiment:
     def variants(self) -> list[str]:
         """Return the variants present, in config order (unknown ones last, sorted)."""
         present = list(dict.fromkeys(self.summary["variant"])) if len(self.summary) else []
-        order = [s.get("variant") or s.get("name") for s in self.config.get("strategies", [])]
-        known = [v for v in order if v in present]
+        order = [spec.label if spec else entry.get("variant") or entry.get("name") for entry, spec in self._entries()]
+        known = [v for v in dict.fromkeys(order) if v in present]
         return known + sorted(v for v in present if v not in known)
+
+    def _entries(self) -> list[tuple[dict, StrategySpec | None]]:
+        out: list[tuple[dict, StrategySpec | None]] = []
+        for entry in self.config.get("strategies", []):
+            try:
+                out.append((entry, StrategySpec(**{k: v for k, v in entry.items() if k in StrategySpec.model_fields})))
+            except ValueError:
+                out.append((entry, None))
+        return out
+
+    def strategy_entries(self) -> list[StrategySpec]:
+        """Return the strategy entries of the sweep's config that parse (their ``label`` is the variant)."""
+        return [spec for _, spec in self._entries() if spec is not None]
 
     @property
     def datasets(self) -> list[str]:

@@ -26,22 +26,10 @@ from hdfbench.analysis import stats
 from hdfbench.analysis.comparisons import Settings, cell_matrix, paired_cells, test_units
 from hdfbench.analysis.load import CELL, Experiment
 from hdfbench.analysis.train_counts import train_class_counts
-from hdfbench.config import StrategySpec
 from hdfbench.metrics import worst_group_metric
 
 COLUMNS = ["check", "dataset", "comparison", "metric", "expected", "n", "estimate", "ci_low", "ci_high",
            "interval", "p", "p_holm", "verdict", "note"]
-
-
-def _entries(experiment: Experiment) -> list[StrategySpec]:
-    """Return the strategy entries of the sweep's config (those that parse)."""
-    out = []
-    for entry in experiment.config.get("strategies", []):
-        try:
-            out.append(StrategySpec(**{k: v for k, v in entry.items() if k in StrategySpec.model_fields}))
-        except ValueError:
-            continue
-    return out
 
 
 def _row(check: str, dataset: str, comparison: str, metric: str, expected: int, cells: pd.DataFrame,
@@ -85,7 +73,7 @@ def frequency_check(experiment: Experiment, reference: str, settings: Settings) 
 def pair_checks(experiment: Experiment, reference: str, settings: Settings) -> list[dict]:
     """Return checks 2 and 3: class-balanced sampling vs the reference (UAR up, WAR down), and GroupDRO
     on class × field vs the reference (worst-group accuracy over class × field and over the field up)."""
-    entries, rows = _entries(experiment), []
+    entries, rows = experiment.strategy_entries(), []
     ref_entry = next((e for e in entries if e.label == reference), None)
     balanced = [e for e in entries if ref_entry and e.name == ref_entry.name and e.balance == "sample"
                 and e.balance_groups == "class" and e.label != reference]
