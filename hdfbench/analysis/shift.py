@@ -115,9 +115,9 @@ def held_out(experiment: Experiment, predictions: pd.DataFrame, field: str = "so
 def cell_accuracy(predictions: pd.DataFrame, fields: list[str], classes: list[str]) -> pd.DataFrame:
     """Return test accuracy per (dataset, variant, field, class, value) cell pooled over runs (``n`` clips)."""
     frames = []
+    cells = predictions.assign(correct=predictions["label"] == predictions["pred"],
+                               cls=np.asarray(classes, dtype=object)[predictions["label"].to_numpy(int)])
     for field in _value_fields(predictions, fields):
-        cells = predictions.assign(correct=predictions["label"] == predictions["pred"],
-                                   cls=np.asarray(classes, dtype=object)[predictions["label"].to_numpy(int)])
         frames.append(cells.groupby(["dataset", "variant", "cls", field], sort=False)["correct"]
                       .agg(n="size", accuracy="mean").reset_index()
                       .rename(columns={"cls": "class", field: "value"}).assign(field=field))
