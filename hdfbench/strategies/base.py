@@ -13,6 +13,7 @@ the trainer draw batches balanced over the run's ``balance_groups`` (classes by 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -22,8 +23,11 @@ from torch import nn
 
 from hdfbench.config_base import StrictModel
 from hdfbench.losses import class_balanced_weights
+from hdfbench.models.memory_format import channels_last_problem
 from hdfbench.optim import OptimizerSpec, build_optimizer
 from hdfbench.registry import Registry
+
+log = logging.getLogger(__name__)
 
 Balance = Literal["none", "reweight", "sample"]
 
@@ -95,8 +99,14 @@ class Strategy(nn.Module):
 
     def configure_compute(self, device_type: str, amp_dtype: torch.dtype | None, channels_last: bool) -> None:
         """Run forward passes under autocast to ``amp_dtype`` (None: float32) on ``device_type``, and in
-        channels_last_3d memory format if ``channels_last`` (the model is converted here)."""
+        channels_last_3d memory format if ``channels_last`` (the model is converted here), unless that
+        layout gives wrong gradients on this machine (``channels_last_problem``): then the model stays
+        contiguous and a warning says why."""
         self.amp = (device_type, amp_dtype)
+        problem = channels_last_problem(device_type, amp_dtype) if channels_last else None
+        if problem:
+            log.warning("training.channels_last ignored: %s; training in the contiguous layout", problem)
+            channels_last = False
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         for module in self.model.modules() if channels_last else ():
             if isinstance(module, nn.Conv3d):  # 5-D weights only (DAM's 2-D convolutions stay as they are)

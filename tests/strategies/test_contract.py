@@ -9,6 +9,7 @@ import torch
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.models import build_backbone
+from hdfbench.models.memory_format import channels_last_problem
 from hdfbench.strategies import STRATEGIES, Batch, TaskInfo
 
 NAMES = STRATEGIES.names()
@@ -115,5 +116,7 @@ def test_bf16_autocast_and_channels_last_keep_losses_in_float32(name):
     assert seen and set(seen) == {(torch.float32, torch.float32)}  # SAM's second pass and DSM included
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
     conv = next(m for m in strategy.model.modules() if isinstance(m, torch.nn.Conv3d))
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    # channels_last_3d unless this machine's kernels give wrong gradients in it (then contiguous)
+    layout_ok = channels_last_problem("cpu", torch.bfloat16) is None
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d) == layout_ok
     assert strategy.predict(batch.clips).dtype == torch.float32
