@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hdfbench.analysis.fake_results import FakeSpec, make_results
 from hdfbench.analysis.load import load_experiment
 from hdfbench.analysis.pipeline import Options, compute, write_tables
+from hdfbench.testing.fake_results import FakeSpec, make_results
 
 TARGET_S = 10.0
 

@@ -76,12 +76,32 @@ class StrategySpec(StrictModel):
     variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
     hparams: dict[str, Any] = Field(default_factory=dict)
     balance: Literal["none", "reweight", "sample"] = Field(
-        "none", description="balancing for any strategy: class-balanced loss weights, or balanced sampling")
+        "none", description="balancing for any strategy: class-weighted loss, or balanced sampling")
     balance_groups: str = Field(
         "class", description="what 'sample' balances: 'class', a metadata field, or 'class*<field>'")
+    class_weights: Literal["inverse_frequency", "effective_number"] = Field(
+        "inverse_frequency", description="'reweight' weights: 1/n_c, or (1 − β)/(1 − β^n_c) (Cui et al., 2019)")
+    beta: float = Field(0.9999, gt=0, lt=1, description="β of the effective number of samples")
     search: SearchSpec | None = None
 
-    LATE_FIELDS = ("balance_groups",)
+    LATE_FIELDS = ("balance_groups", "class_weights", "beta")
+
+    @model_validator(mode="after")
+    def _weights_need_reweight(self) -> "StrategySpec":
+        fields = type(self).model_fields
+        changed = [f for f in ("class_weights", "beta") if getattr(self, f) != fields[f].default]
+        if changed and self.balance != "reweight":
+            raise ValueError(f"{' and '.join(changed)} only apply with balance: reweight (balance is '{self.balance}')")
+        if "beta" in changed and self.class_weights != "effective_number":
+            raise ValueError("beta only applies with class_weights: effective_number")
+        return self
+
+    @property
+    def balancing(self):
+        """Return the ``strategies.base.Balancing`` a strategy is built with."""
+        from hdfbench.strategies.base import Balancing  # the strategy layer imports torch; the schema does not
+
+        return Balancing(self.balance, self.class_weights, self.beta)
 
     @property
     def label(self) -> str:
@@ -89,6 +109,8 @@ class StrategySpec(StrictModel):
         if self.variant:
             return self.variant
         suffix = {"none": "", "reweight": "+reweight", "sample": "+balanced_sampling"}[self.balance]
+        if self.class_weights == "effective_number":
+            suffix = f"+reweight_effective_number_{self.beta:g}"
         if self.balance == "sample" and self.balance_groups != "class":
             suffix = f"+balanced_{self.balance_groups.replace('*', 'x')}"
         return self.name.rpartition(":")[2].lower() + suffix

@@ -19,10 +19,16 @@ class StrictModel(BaseModel):
 
     @classmethod
     def identity_payload(cls, payload: dict[str, Any]) -> dict[str, Any]:
-        """Return the JSON ``payload`` of an instance without the late fields that hold their defaults."""
+        """Return the JSON ``payload`` of an instance without the late fields that hold their defaults,
+        in nested models too."""
         defaults = {name: cls.model_fields[name].get_default(call_default_factory=True) for name in cls.LATE_FIELDS}
         dumped = cls.model_construct(**defaults).model_dump(mode="json", include=set(cls.LATE_FIELDS))
-        return {k: v for k, v in payload.items() if k not in cls.LATE_FIELDS or v != dumped[k]}
+        kept = {k: v for k, v in payload.items() if k not in cls.LATE_FIELDS or v != dumped[k]}
+        for name, value in kept.items():
+            nested = cls.model_fields[name].annotation if name in cls.model_fields else None
+            if isinstance(value, dict) and isinstance(nested, type) and issubclass(nested, StrictModel):
+                kept[name] = nested.identity_payload(value)
+        return kept
 
 
 def absolute_path(path: str) -> str:

@@ -44,7 +44,7 @@ def test_unknown_key_reports_line_path_and_allowed_keys(tmp_path):
 
 def test_unknown_names_list_allowed_values(tmp_path):
     message = problems(tmp_path, BASE.replace("erm", "ermm") + "model: {backbone: resnet}\n")
-    assert "c.yaml:5: strategies[0].name: unknown strategy 'ermm'; allowed: cvar, erm, focal" in message
+    assert "c.yaml:5: strategies[0].name: unknown strategy 'ermm'; allowed: chi2_dro, cvar, erm, focal" in message
     assert "c.yaml:6: model.backbone: unknown backbone 'resnet'; allowed: x3d_m, x3d_s, x3d_tiny, x3d_xs" in message
 
 
@@ -154,3 +154,29 @@ def test_shipped_modules_must_exist(tmp_path):
     assert load_config(write(tmp_path, fine)).ray.py_modules == [str(tmp_path / "mine")]
     message = problems(tmp_path, BASE + "ray: {py_modules: [/no/such/folder]}\n")
     assert "ray.py_modules: Value error, not a package folder, .py file or .whl file: /no/such/folder" in message
+
+
+def test_class_weights_are_a_named_reweight_option(tmp_path):
+    from hdfbench.config import StrategySpec
+
+    spec = StrategySpec(name="erm", balance="reweight", class_weights="effective_number", beta=0.99)
+    raw = [(1 - 0.99) / (1 - 0.99**n) for n in (100, 10, 1)]
+    assert spec.balancing.class_weights([100, 10, 1]).tolist() == pytest.approx([3 * r / sum(raw) for r in raw])
+    assert spec.label == "erm+reweight_effective_number_0.99"
+    assert StrategySpec(name="erm", balance="reweight").balancing.class_weights([2, 1]).tolist() == pytest.approx(
+        [2 / 3, 4 / 3])
+    assert StrategySpec(name="erm").balancing.class_weights([2, 1]) is None
+    message = problems(tmp_path, BASE.replace("- name: erm", "- name: erm\n    class_weights: effective_number"))
+    assert "class_weights only apply with balance: reweight (balance is 'none')" in message
+
+
+def test_run_ids_of_published_runs_survive_later_settings():
+    # ids computed before strategy entries gained class_weights/beta and HDF's dsm gained `features`:
+    # settings added later count only when they differ from their defaults, so finished runs stay done
+    from hdfbench.sweep.grid import expand
+
+    hdf = {s.run_id for s in expand(load_config(EXPERIMENTS / "hdf_ablation.yaml"))}
+    assert {"synthetic-f1-s0-hdf_full-be6673bf", "synthetic-f1-s0-hdf_no_dam-e342a9b8"} <= hdf
+    baselines = {s.run_id for s in expand(load_config(EXPERIMENTS / "imbalance_baselines.yaml"))}
+    assert {"synthetic-f1-s0-erm+reweight-f72633b0", "synthetic-f1-s0-groupdro_source-72cf735d",
+            "synthetic-f1-s0-logit_adjustment-4debf5ca", "synthetic-f1-s0-cvar-fbfe6e2c"} <= baselines

@@ -24,7 +24,7 @@ def tutorial_files() -> dict[str, str]:
 
 
 def test_the_tutorial_has_its_files():
-    assert set(tutorial_files()) == {"my_robust/poly.py", "poly.yaml"}
+    assert set(tutorial_files()) == {"my_robust/poly.py", "tests/test_poly.py", "poly.yaml"}
 
 
 def test_the_tutorial_strategy_is_a_strategy_of_at_most_40_lines(tmp_path, monkeypatch):
@@ -38,6 +38,9 @@ def test_the_tutorial_strategy_is_a_strategy_of_at_most_40_lines(tmp_path, monke
     cls = STRATEGIES.get("my_robust.poly:Poly1")
     assert cls.name == "poly1" and cls.Hparams().epsilon == 1.0
     assert STRATEGIES.get("poly1") is cls
+    namespace: dict = {}
+    exec(tutorial_files()["tests/test_poly.py"], namespace)  # the page's contract test, as a plugin runs it
+    namespace["test_poly1_keeps_the_strategy_contract"]()
 
 
 @pytest.mark.slow

@@ -16,6 +16,14 @@ def group_options(fields: Sequence[str]) -> list[str]:
     return ["class", *fields, *(f"class*{f}" for f in fields)]
 
 
+def group_problems(groups: str, fields: Sequence[str]) -> list[tuple[str, str]]:
+    """Return a ("groups", problem) pair if ``groups`` is not a group definition of a dataset with ``fields``."""
+    allowed = group_options(fields)
+    if groups in allowed:
+        return []
+    return [("groups", f"'{groups}' is not a group of this dataset (allowed: {', '.join(allowed)})")]
+
+
 class Grouper:
     """Group ids and names for a definition: ``class``, a metadata field, or ``class*<field>``.
 

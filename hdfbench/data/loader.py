@@ -68,7 +68,7 @@ class ClipSet(torch.utils.data.Dataset):
             indices = [i for _, i in indices]
         index = np.asarray(indices)
         clips = torch.from_numpy(np.ascontiguousarray(self.clips[index]))
-        return Batch(clips, self.labels[index], {k: v[index] for k, v in self.groups.items()})
+        return Batch(clips, self.labels[index], {k: v[index] for k, v in self.groups.items()}, torch.from_numpy(index))
 
 
 class EpochSampler(Sampler):

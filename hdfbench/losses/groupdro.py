@@ -20,10 +20,14 @@ class GroupDRO(nn.Module):
     """The online GroupDRO objective with adversarial group weights ``q`` (a registered buffer).
 
     Called as ``(per_sample_losses, group_ids)``; returns Σ_g q_g·loss_g after the exponentiated-
-    gradient update q ← q·exp(η·adjusted_loss_g), renormalised. Groups absent from the batch have
-    loss 0, so their weight is multiplied by exp(0) before renormalising (as the reference code).
-    ``adjustment`` C adds C/√n_g to each group's loss in the update (``group_counts`` = n_g);
-    ``normalize_loss`` divides the adjusted losses by their sum first (a scale-free step size).
+    gradient update q ← q·exp(η·adjusted_loss_g), renormalised. ``adjustment`` C adds C/√n_g to
+    every group's loss in the update, present in the batch or not (``group_counts`` = n_g, the
+    training counts), as Sagawa et al.'s ``LossComputer``; ``normalize_loss`` divides the adjusted
+    losses by their sum first (a scale-free step size). A group absent from the batch has loss 0, so
+    without adjustment its weight is multiplied by exp(0) before renormalising, as in the reference.
+
+    The returned loss leaves out the constant Σ_g q_g·C/√n_g that the reference's reported loss
+    includes (the gradient is the same); ``adjustment_term`` returns it for logging.
     """
 
     def __init__(self, n_groups: int, eta: float = 0.01, normalize_loss: bool = False,
@@ -41,20 +45,31 @@ class GroupDRO(nn.Module):
 
     def forward(self, losses: torch.Tensor, group_ids: torch.Tensor, update: bool = True) -> torch.Tensor:
         """Return the robust loss; update ``q`` first unless ``update`` is False (e.g. SAM's 2nd pass)."""
-        group_losses, counts = group_mean_losses(losses, group_ids, self.n_groups)
+        group_losses, _ = group_mean_losses(losses, group_ids, self.n_groups)
         if update:
             with torch.no_grad():
-                adjusted = group_losses.detach() + self.adjustment * (counts > 0)
+                adjusted = group_losses.detach() + self.adjustment
                 if self.normalize_loss:
                     adjusted = adjusted / adjusted.sum().clamp_min(1e-12)
                 q = self.q * torch.exp(self.eta * adjusted)
                 self.q.copy_(q / q.sum())
         return (self.q * group_losses).sum()
 
+    def adjustment_term(self) -> float:
+        """Return Σ_g q_g·C/√n_g: what the reference's reported robust loss adds to ours."""
+        return float((self.q * self.adjustment).sum())
+
 
 def cvar_loss(losses: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Return CVaR_α of the per-sample losses: the mean of the worst ⌈α·N⌉ (Levy et al., 2020)."""
+    """Return the exact CVaR_α of the empirical loss distribution (Rockafellar & Uryasev; Levy et al., 2020).
+
+    With m = α·N and the losses sorted in decreasing order, the j-th (from 0) gets weight
+    min(max(m − j, 0), 1)/m: 1/m on each of the ⌊m⌋ worst and the remainder (m − ⌊m⌋)/m on the next,
+    as fast-dro's CVaR; for integer m it is the mean of the worst m.
+    """
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    k = max(1, math.ceil(alpha * losses.numel()))
-    return losses.topk(k).values.mean()
+    m = alpha * losses.numel()
+    worst = losses.topk(min(losses.numel(), math.floor(m) + 1)).values
+    ranks = torch.arange(worst.numel(), device=losses.device, dtype=losses.dtype)
+    return ((m - ranks).clamp(0, 1) * worst).sum() / m

@@ -20,10 +20,19 @@ def class_balanced_weights(counts, beta: float | None = None) -> torch.Tensor:
     return (raw * (n > 0).sum() / raw.sum()).float()
 
 
-def logit_adjusted_loss(logits: torch.Tensor, targets: torch.Tensor, log_prior: torch.Tensor,
-                        tau: float = 1.0, reduction: str = "mean") -> torch.Tensor:
-    """Return the logit-adjusted cross-entropy CE(logits + τ·log π, y) (Menon et al., ICLR 2021)."""
-    return F.cross_entropy(logits + tau * log_prior.to(logits.dtype), targets, reduction=reduction)
+def logit_adjustments(counts, tau: float = 1.0) -> torch.Tensor:
+    """Return the additive logit offsets log(π_c^τ + 1e-12) of the training prior π (Menon et al., ICLR 2021).
+
+    The 1e-12 is the reference code's: a class with no training clip gets log(1e-12) ≈ −27.6.
+    """
+    n = torch.as_tensor(counts, dtype=torch.float64)
+    return (((n / n.sum()) ** tau) + 1e-12).log().float()
+
+
+def logit_adjusted_loss(logits: torch.Tensor, targets: torch.Tensor, adjustments: torch.Tensor,
+                        reduction: str = "mean") -> torch.Tensor:
+    """Return the logit-adjusted cross-entropy CE(logits + adjustments, y) (``logit_adjustments``)."""
+    return F.cross_entropy(logits + adjustments.to(logits.dtype), targets, reduction=reduction)
 
 
 def ldam_margins(counts, max_margin: float = 0.5) -> torch.Tensor:

@@ -10,6 +10,7 @@ can insert a module such as HDF's DAM.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -66,6 +67,7 @@ class X3D(Backbone):
         self.after_stage = nn.ModuleList(nn.Identity() for _ in self.stages)
         self.head = head
         self.feature_dim = self.head_dim_out
+        self.feature_point: Literal["after_dropout", "before_dropout"] = "after_dropout"
         self.frames = frames
         self.classifier = nn.Linear(self.head_dim_out, num_classes)
         if options.pretrained:
@@ -76,11 +78,21 @@ class X3D(Backbone):
         return [stage.res_blocks[-1].branch2.conv_c.out_channels for stage in self.stages]
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (logits, features); the features are the head's output (after its ReLU and dropout),
+        or its input to dropout when ``feature_point`` is ``"before_dropout"`` (the logits are the same)."""
         x = self.stem(clips)
         for stage, after in zip(self.stages, self.after_stage):
             x = after(stage(x))
-        features = self.head(x)
-        return self.classifier(features), features
+        if self.feature_point == "after_dropout":
+            features = self.head(x)
+            return self.classifier(features), features
+        pooled = self.head.pool(x)
+        dropped = pooled if self.head.dropout is None else self.head.dropout(pooled)
+        return self.classifier(self._flat(dropped)), self._flat(pooled)
+
+    def _flat(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Return the head's global average of ``pooled`` as (B, C), as pytorchvideo's head ends."""
+        return self.head.output_pool(pooled).flatten(1)
 
 
 def load_pretrained(model: X3D, path: Path) -> None:

@@ -7,15 +7,28 @@ docs/adding_a_loss.md); packages can also register through the entry-point group
 
 from hdfbench.config_base import StrictModel as Hparams
 from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
+    chi2_dro,
     cvar,
     erm,
     focal,
+    group_reweight,
     groupdro,
     hdf,
+    jtt,
     ldam_drw,
     logit_adjustment,
     sam,
 )
-from hdfbench.strategies.base import STRATEGIES, Batch, NonFiniteLossError, Strategy, TaskInfo, register
+from hdfbench.strategies.base import (
+    STRATEGIES,
+    Batch,
+    NonFiniteLossError,
+    Stage,
+    StageContext,
+    Strategy,
+    TaskInfo,
+    register,
+)
 
-__all__ = ["STRATEGIES", "Batch", "Hparams", "NonFiniteLossError", "Strategy", "TaskInfo", "register"]
+__all__ = ["STRATEGIES", "Batch", "Hparams", "NonFiniteLossError", "Stage", "StageContext", "Strategy", "TaskInfo",
+           "register"]

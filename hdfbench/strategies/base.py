@@ -5,15 +5,18 @@ A strategy owns the model and its optimizer. Loss-only methods override ``per_sa
 override ``training_step``. Hyperparameters are a pydantic model ``Hparams`` (defaults inside) and
 the Optuna search space is the static method ``search_space`` — all in the strategy's one file.
 
-Balancing composes with any strategy: ``balance="reweight"`` weights each clip's loss by its
-class's inverse frequency (normalised to mean one over classes) in ``reduce``; ``"sample"`` makes
-the trainer draw batches balanced over the run's ``balance_groups`` (classes by default, or any
-``data.groups.Grouper`` definition such as ``class*source``).
+Balancing composes with any strategy: ``balance="reweight"`` weights each clip's loss by a class
+weight (normalised to mean one over classes) in ``reduce``: the inverse frequency 1/n_c, or Cui et
+al.'s effective number of samples (1 − β)/(1 − β^n_c) (a ``Balancing`` with
+``weights="effective_number"``); ``"sample"`` makes the trainer draw batches balanced over the run's
+``balance_groups`` (classes by default, or any ``data.groups.Grouper`` definition such as
+``class*source``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +33,22 @@ from hdfbench.registry import Registry
 log = logging.getLogger(__name__)
 
 Balance = Literal["none", "reweight", "sample"]
+ClassWeighting = Literal["inverse_frequency", "effective_number"]
+
+
+@dataclass(frozen=True)
+class Balancing:
+    """How a run balances its classes: ``mode``, and for ``reweight`` the class-weight scheme and its β."""
+
+    mode: Balance = "none"
+    weights: ClassWeighting = "inverse_frequency"
+    beta: float = 0.9999
+
+    def class_weights(self, counts) -> torch.Tensor | None:
+        """Return the per-class loss weights for training ``counts``, or None unless reweighting."""
+        if self.mode != "reweight":
+            return None
+        return class_balanced_weights(counts, self.beta if self.weights == "effective_number" else None)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -38,11 +57,13 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class Batch:
-    """One mini-batch: clips (B, 3, T, H, W), labels (B,), integer group codes per metadata field."""
+    """One mini-batch: clips (B, 3, T, H, W), labels (B,), integer group codes per metadata field, and
+    each clip's position in the training set (``index``; None where the batch is not from one)."""
 
     clips: torch.Tensor
     labels: torch.Tensor
     groups: dict[str, torch.Tensor] = field(default_factory=dict)
+    index: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> "Batch":
         """Return this batch on ``device``."""
@@ -50,7 +71,28 @@ class Batch:
             self.clips.to(device, non_blocking=True),
             self.labels.to(device, non_blocking=True),
             {k: v.to(device, non_blocking=True) for k, v in self.groups.items()},
+            None if self.index is None else self.index.to(device, non_blocking=True),
         )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a multi-stage strategy: its first epoch, and whether the learning-rate schedule
+    restarts there (over the remaining epochs) and model selection considers only its epochs on."""
+
+    start: int
+    fresh_schedule: bool = False
+    fresh_selection: bool = False
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a strategy may use when a stage begins: the epoch, the training labels (training-set
+    order) and ``predict_train()``, the current model's logits (N, C) on every training clip, unaugmented."""
+
+    epoch: int
+    train_labels: torch.Tensor
+    predict_train: Callable[[], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -62,6 +104,11 @@ class TaskInfo:
     group_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     group_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def counts_for(self, groups: str) -> tuple[int, ...]:
+        """Return the training clip count of each group of a definition (``class``, a field or
+        ``class*field``), in group-id order."""
+        return self.class_counts if groups == "class" else self.group_counts[groups]
 
 
 class NoHparams(StrictModel):
@@ -85,14 +132,15 @@ class Strategy(nn.Module):
         return []
 
     def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
-                 balance: Balance = "none"):
+                 balance: Balance | Balancing = "none"):
         super().__init__()
         self.model = model
         self.hparams = hparams
         self.task = task
-        self.balance = balance
-        weights = class_balanced_weights(task.class_counts) if balance == "reweight" else None
-        self.register_buffer("class_weights", weights)
+        self.optimizer_spec = optimizer
+        self.balancing = balance if isinstance(balance, Balancing) else Balancing(balance)
+        self.balance = self.balancing.mode
+        self.register_buffer("class_weights", self.balancing.class_weights(task.class_counts))
         self.updating_state = True  # False while a two-pass method recomputes the loss at w + ε
         self.optimizer = self.build_optimizer(optimizer)
         self.configure_compute("cpu", None, False)
@@ -167,6 +215,18 @@ class Strategy(nn.Module):
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Called before each training epoch (e.g. for deferred re-weighting); nothing by default."""
+
+    def stages(self, epochs: int) -> tuple[Stage, ...]:
+        """Return the stages of a run of ``epochs`` epochs, the first starting at 0; one stage by default.
+
+        The trainer calls ``begin_stage`` before the first epoch of every later stage, records the
+        stage of each epoch in metrics.jsonl and honours each stage's schedule and selection flags.
+        """
+        return (Stage(0),)
+
+    def begin_stage(self, index: int, context: StageContext) -> None:
+        """Prepare stage ``index`` (≥ 1) from the state the previous stage left; called again if a
+        run resumes from the previous stage's last checkpoint. Nothing by default."""
 
     def epoch_logs(self) -> dict[str, float]:
         """Return strategy state worth logging once per epoch (e.g. group weights); none by default."""

@@ -4,11 +4,15 @@ Groups are the classes by default (the DFER case where only labels exist), any m
 (``source``, ``subject``, ``scene``…), or a class × field product written ``class*source``.
 
 As in the reference code, a group absent from a batch adds no loss and its weight is multiplied by
-exp(0) before renormalisation, so it shrinks relative to the present groups. With imbalanced
+exp(0) before renormalisation (exp(η·C/√n_g) with the ``adjustment`` C, which the reference adds to
+every group at every step), so it shrinks relative to the present groups. With imbalanced
 classes and small batches the rarest class is absent from most batches and its q decays; Sagawa et
 al. train GroupDRO on group-balanced batches: ``balance: sample`` with ``balance_groups`` set to the
 same groups here (give ERM the same sampling for a fair comparison). Groups are defined once, by
-``data.groups.Grouper``, for the loss and the sampler alike.
+``data.groups.Grouper``, for the loss and the sampler alike, over the values the training split has.
+
+The logged ``loss`` is Σ_g q_g·loss_g; with an adjustment, ``loss_with_adjustment`` adds
+Σ_g q_g·C/√n_g, the value Sagawa et al.'s code reports as its robust loss.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
-from hdfbench.data.groups import Grouper, group_options
+from hdfbench.data.groups import Grouper, group_problems
 from hdfbench.losses import GroupDRO as GroupDROLoss
 from hdfbench.strategies.base import Strategy, TaskInfo, register
 
@@ -48,18 +52,14 @@ class GroupDRO(Strategy):
 
     @classmethod
     def check_dataset(cls, hparams, group_fields):
-        allowed = group_options(group_fields)
-        if hparams.groups in allowed:
-            return []
-        return [("groups", f"'{hparams.groups}' is not a group of this dataset (allowed: {', '.join(allowed)})")]
+        return group_problems(hparams.groups, group_fields)
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
         self.grouper = grouper(hparams.groups, task)
         self.group_names = self.grouper.names
-        counts = list(task.class_counts) if hparams.groups == "class" else list(task.group_counts[hparams.groups])
         self.dro = GroupDROLoss(len(self.group_names), eta=hparams.eta, normalize_loss=hparams.normalize_loss,
-                                adjustment=hparams.adjustment, group_counts=counts)
+                                adjustment=hparams.adjustment, group_counts=list(task.counts_for(hparams.groups)))
 
     def group_ids(self, batch) -> torch.Tensor:
         """Return each clip's group index."""
@@ -69,7 +69,10 @@ class GroupDRO(Strategy):
         losses = self.per_sample_loss(logits, features, batch)
         if self.class_weights is not None:
             losses = losses * self.class_weights[batch.labels]
-        return self.dro(losses, self.group_ids(batch), update=self.updating_state), {}
+        loss = self.dro(losses, self.group_ids(batch), update=self.updating_state)
+        if not self.hparams.adjustment:
+            return loss, {}
+        return loss, {"loss_with_adjustment": float(loss.detach()) + self.dro.adjustment_term()}
 
     def epoch_logs(self) -> dict[str, float]:
         return {f"q/{name}": float(q) for name, q in zip(self.group_names, self.dro.q)}

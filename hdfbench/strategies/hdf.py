@@ -7,7 +7,7 @@ Three parts, each an ablation switch (docs/hdf.md lists every choice the sources
   the pooled features, added to label-smoothed cross-entropy with weights λ_CE, λ_SC:
   ``adaptive_scaling`` on gives λ_CE = α·g/(g+1), λ_SC = β/(g+1) from the gradient norm g;
   off gives the released code's fixed 10 and 0.1. ``dsm`` also takes the loss's settings
-  (``{variant: paper|released, temperature, eta, ib_weight, weight_on}``).
+  (``{variant: paper|released, temperature, eta, ib_weight, weight_on, features}``).
 - **SAM** (``sam``): ρ = 0.05 around the configured base optimizer (AdamW), both passes on the
   same loss; BatchNorm statistics move in both passes unless ``bn_second_pass: freeze``.
 
@@ -40,6 +40,10 @@ class DSMSettings(StrictModel):
     eta: float = Field(0.2, gt=0)
     ib_weight: float = Field(0.5, ge=0)
     weight_on: Literal["cosine", "logit"] = "cosine"
+    features: Literal["after_dropout", "before_dropout"] = Field(
+        "after_dropout", description="where DSM reads the X3D head: its output, or its input to dropout")
+
+    LATE_FIELDS = ("features",)
     alpha: float = Field(RELEASED_FIXED_WEIGHTS[0], gt=0, description="λ_CE scale (adaptive scaling)")
     beta: float = Field(RELEASED_FIXED_WEIGHTS[1], gt=0, description="λ_SC scale (adaptive scaling)")
 
@@ -76,6 +80,11 @@ class HDF(Strategy):
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         if hparams.dam:
             insert_dam(model, hparams.dam_reduction)
+        if hparams.dsm.features != "after_dropout":
+            if not hasattr(model, "feature_point"):
+                raise ValueError(f"dsm.features '{hparams.dsm.features}' needs an X3D backbone, "
+                                 f"got {type(model).__name__}")
+            model.feature_point = hparams.dsm.features
         super().__init__(model, hparams, task, optimizer, balance)
         self.register_buffer("grad_norm", torch.tensor(1.0))
 

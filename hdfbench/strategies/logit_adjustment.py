@@ -1,11 +1,18 @@
-"""Logit adjustment (Menon et al., ICLR 2021): a Fisher-consistent loss for balanced error."""
+"""Logit adjustment (Menon et al., ICLR 2021): a Fisher-consistent loss for balanced error.
 
-import torch
+The offsets are the reference code's log(π_c^τ + 1e-12) of the training prior π; a class with no
+training clip gets log(1e-12) ≈ −27.6, as there, and a warning names it.
+"""
+
+import logging
+
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
-from hdfbench.losses import logit_adjusted_loss
+from hdfbench.losses import logit_adjusted_loss, logit_adjustments
 from hdfbench.strategies.base import Strategy, register
+
+log = logging.getLogger(__name__)
 
 
 class LogitAdjustmentHparams(StrictModel):
@@ -26,8 +33,11 @@ class LogitAdjustment(Strategy):
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
-        counts = torch.tensor(task.class_counts, dtype=torch.float32).clamp_min(1)
-        self.register_buffer("log_prior", (counts / counts.sum()).log())
+        absent = [name for name, n in zip(task.class_names, task.class_counts) if n == 0]
+        if absent:
+            log.warning("logit_adjustment: no training clip of class %s; its logit offset is log(1e-12) ≈ −27.6 "
+                        "(as Menon et al.'s code)", ", ".join(absent))
+        self.register_buffer("adjustments", logit_adjustments(task.class_counts, hparams.tau))
 
     def per_sample_loss(self, logits, features, batch):
-        return logit_adjusted_loss(logits, batch.labels, self.log_prior, self.hparams.tau, reduction="none")
+        return logit_adjusted_loss(logits, batch.labels, self.adjustments, reduction="none")

@@ -31,10 +31,13 @@ class RunSpec(StrictModel):
         had before they existed.
         """
         from hdfbench.data import DATASETS
+        from hdfbench.strategies import STRATEGIES
 
         payload = self.model_dump(mode="json", exclude={"cache_dir", "threads"})
         payload["training"] = TrainingSpec.identity_payload(payload["training"])
         payload["strategy"] = StrategySpec.identity_payload(payload["strategy"])
+        hparams = STRATEGIES.get(self.strategy.name).Hparams
+        payload["strategy"]["hparams"] = hparams.identity_payload(payload["strategy"]["hparams"])
         if self.dataset.name in DATASETS.names():
             options = DATASETS.get(self.dataset.name).Options.identity_payload(payload["dataset"]["options"])
             payload["dataset"] = {**payload["dataset"], "options": options}

@@ -24,7 +24,7 @@ from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_device, t
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
-from hdfbench.strategies import STRATEGIES, NonFiniteLossError, Strategy, TaskInfo
+from hdfbench.strategies import STRATEGIES, NonFiniteLossError, StageContext, Strategy, TaskInfo
 from hdfbench.training import selection
 from hdfbench.training.device import autocast_dtype, describe_device, resolve_device
 from hdfbench.training.rundir import RunDir
@@ -134,7 +134,9 @@ class Trainer:
         if spec.selection.rule == "best_val_worst_group" and not self.fields:
             raise RunFailed(f"selection rule 'best_val_worst_group' needs group metadata; dataset '{dataset.name}' "
                             "has no group field")
-        codes = group_codes(list(self.splits.tables().values()), self.fields)
+        # groups are what training sees: a value met only in validation or test (a held-out source)
+        # is not trained on, and the metrics report it from the prediction tables
+        codes = group_codes([self.splits.train], self.fields)
         # file-backed datasets read lazily from their cache; training clips resample every epoch
         self.clips = {name: dataset.clip_array(table, train=name == "train")
                       for name, table in self.splits.tables().items()}
@@ -144,13 +146,16 @@ class Trainer:
         model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
         cls = STRATEGIES.get(spec.strategy.name)
         self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer,
-                            spec.strategy.balance).to(self.device)
+                            spec.strategy.balancing).to(self.device)
         self.strategy.configure_compute(self.device.type, self.amp_dtype, spec.training.channels_last)
+        try:
+            self.stages = self.strategy.stages(spec.training.epochs)
+        except ValueError as exc:
+            raise RunFailed(f"{spec.run_id}: {exc}") from None
+        self.train_labels = train_set.labels
         steps = -(-len(train_set) // spec.training.batch_size)
         self.steps_per_epoch = min(steps, spec.training.max_steps_per_epoch or steps)
-        self.scheduler = build_scheduler(
-            self.strategy.schedulable_optimizer, spec.training.schedule, spec.training.epochs, self.steps_per_epoch
-        )
+        self.scheduler = self._build_scheduler(0)
         training = spec.training
         pin = training.pin_memory if isinstance(training.pin_memory, bool) else self.device.type == "cuda"
         # built once: with persistent workers the same processes serve every epoch
@@ -164,11 +169,41 @@ class Trainer:
             limit=self.steps_per_epoch * training.batch_size, pin_memory=pin,
             persistent_workers=training.persistent_workers, prefetch_factor=training.prefetch_factor)
 
+    def _build_scheduler(self, start: int) -> torch.optim.lr_scheduler.LambdaLR:
+        """Return the learning-rate schedule that runs from epoch ``start`` to the last epoch."""
+        training = self.spec.training
+        return build_scheduler(self.strategy.schedulable_optimizer, training.schedule, training.epochs - start,
+                               self.steps_per_epoch)
+
+    def _stage_of(self, epoch: int) -> int:
+        """Return the index of the strategy stage that ``epoch`` belongs to."""
+        return max(i for i, stage in enumerate(self.stages) if stage.start <= epoch)
+
+    def _schedule_start(self, epoch: int) -> int:
+        """Return the epoch where the schedule in force at ``epoch`` started (a stage may restart it)."""
+        return max([0, *(s.start for s in self.stages[1:] if s.fresh_schedule and s.start <= epoch)])
+
+    def _predict_train(self) -> torch.Tensor:
+        """Return the logits of the current model on every training clip, unaugmented, in training-set order."""
+        clips = self.dataset.clip_array(self.splits.train, train=False)
+        return torch.from_numpy(predict_logits(self.strategy, clips, self.spec.training.eval_batch_size, self.device))
+
+    def _begin_stage(self, index: int, best: tuple[float | None, int | None]) -> tuple[float | None, int | None]:
+        """Start stage ``index`` at the current epoch; return the (best score, best epoch) to carry on with."""
+        stage = self.stages[index]
+        self.strategy.begin_stage(index, StageContext(self.epoch, self.train_labels, self._predict_train))
+        if stage.fresh_schedule:
+            self.scheduler = self._build_scheduler(stage.start)
+        log.info("%s: stage %d begins at epoch %d", self.spec.run_id, index, self.epoch)
+        return (None, None) if stage.fresh_selection else best
+
     def _resume(self) -> tuple[int, float | None, int | None]:
         """Load the checkpoint if any; return (first epoch to run, best score, best epoch)."""
         if not self.run_dir.checkpoint.exists():
             return 0, None, None
         state = self.run_dir.load_torch(self.run_dir.checkpoint)
+        if self._schedule_start(state["epoch"]):  # built before the optimizer state, whose learning rate it would reset
+            self.scheduler = self._build_scheduler(self._schedule_start(state["epoch"]))
         self.strategy.load_checkpoint_state(state["strategy"])
         self.scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
@@ -228,7 +263,12 @@ class Trainer:
         start_epoch, best_score, best_epoch = self._resume()
         self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch, **self.run_info})
         for self.epoch in range(start_epoch, spec.training.epochs):
+            stage = self._stage_of(self.epoch)
+            if self.epoch > 0 and self.stages[stage].start == self.epoch:
+                best_score, best_epoch = self._begin_stage(stage, (best_score, best_epoch))
             record = {"epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0]}
+            if len(self.stages) > 1:
+                record["stage"] = stage
             record.update(self._train_epoch(self.epoch))
             record.update({k: v for k, v in self._evaluate("val")[1].items() if not isinstance(v, str)})
             record.update(self.strategy.epoch_logs())

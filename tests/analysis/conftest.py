@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hdfbench.analysis.fake_results import FakeSpec, make_results
+from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.analysis.pipeline import Options, analyze
 
 #: 2 datasets × 5 folds × 3 seeds × 4 strategies, a DFEW-like 5-fold partition (n_test/n_train = 0.25):

@@ -1,6 +1,6 @@
 """``hdfbench analyze`` exit codes and messages."""
 
-from hdfbench.analysis.fake_results import FakeSpec, make_results
+from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.cli import main
 
 

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from hdfbench.analysis.fake_results import FakeSpec, make_results
+from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.analysis.load import ResultsError, load_experiment
 
 

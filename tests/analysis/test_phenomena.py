@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 from scipy.stats import t as student_t
 
 from hdfbench.analysis import stats
-from hdfbench.analysis.fake_results import CLASSES, FakeSpec, make_results
+from hdfbench.testing.fake_results import CLASSES, FakeSpec, make_results
 from hdfbench.analysis.pipeline import Options, analyze
 from hdfbench.analysis.shift import held_out, shifted_runs
 from hdfbench.metrics import uar

@@ -42,3 +42,21 @@ def test_standard_presets_are_registered_with_x3d_widths():
 def test_pretrained_path_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrained X3D weights not found"):
         build_backbone("x3d_xs", 7, frames=4, size=32, options={"pretrained": str(tmp_path / "none.pyth")})
+
+
+def test_feature_point_before_dropout_keeps_the_logits_and_drops_no_feature():
+    model = build_backbone("x3d_tiny", 7, frames=4, size=32, options={"head_dim_out": 64, "dropout": 0.5}).train()
+    clips = torch.randn(3, 3, 4, 32, 32)
+    torch.manual_seed(0)
+    logits, after = model(clips)
+    model.feature_point = "before_dropout"
+    torch.manual_seed(0)
+    same_logits, before = model(clips)
+    assert torch.equal(logits, same_logits)  # dropout draws the same mask; the classifier sees it either way
+    kept = after != 0
+    assert (before > 0).sum() > kept.sum()  # the ReLU'd embedding with no entry zeroed by dropout
+    assert torch.allclose(after[kept], 2 * before[kept])  # inverted dropout at p = 0.5
+    model.eval()
+    before_in_eval = model(clips)[1]
+    model.feature_point = "after_dropout"
+    assert torch.equal(model(clips)[1], before_in_eval)  # in evaluation the two points coincide

@@ -2,18 +2,22 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from hdfbench.losses import (
     GroupDRO,
+    chi_square_dro_loss,
+    chi_square_weights,
     class_balanced_weights,
     cvar_loss,
     focal_loss,
     ldam_loss,
     ldam_margins,
     logit_adjusted_loss,
+    logit_adjustments,
 )
 from hdfbench.optim import SAM
 
@@ -69,9 +73,6 @@ def test_cvar_is_the_mean_of_the_worst_fraction():
 def test_imbalance_losses_by_hand():
     w = class_balanced_weights([10, 5, 0])
     assert w.tolist() == pytest.approx([2 / 3, 4 / 3, 0.0])
-    log_prior = torch.tensor([0.5, 0.3, 0.2]).log()
-    assert float(logit_adjusted_loss(LOGITS, TARGETS, log_prior)) == pytest.approx(
-        float(F.cross_entropy(LOGITS + log_prior, TARGETS)))
     margins = ldam_margins([100, 10, 1], max_margin=0.5)
     assert margins.tolist() == pytest.approx([0.5 * 100 ** -0.25, 0.5 * 10 ** -0.25, 0.5])
     shifted = LOGITS.clone()
@@ -125,3 +126,136 @@ def test_sam_state_dict_round_trip_and_shared_lr():
     assert other.base_optimizer.state_dict()["state"][0]["step"] == 1
     opt.param_groups[0]["lr"] = 0.123
     assert opt.base_optimizer.param_groups[0]["lr"] == 0.123
+
+
+def _reference_groupdro_q(steps, n_groups, eta, adjustment, counts):
+    """Sagawa et al.'s LossComputer update, re-derived in numpy: C/√n_g is added to every group."""
+    q = np.full(n_groups, 1.0 / n_groups)
+    for losses, groups in steps:
+        group_loss = np.array([losses[groups == g].mean() if (groups == g).any() else 0.0 for g in range(n_groups)])
+        q = q * np.exp(eta * (group_loss + adjustment / np.sqrt(counts)))
+        q = q / q.sum()
+    return q
+
+
+def test_groupdro_adjustment_reaches_groups_absent_from_the_batch():
+    dro = GroupDRO(2, eta=1.0, adjustment=1.0, group_counts=[1, 1])
+    dro(torch.tensor([1.0]), torch.tensor([0]))
+    assert dro.q.tolist() == pytest.approx([0.7311, 0.2689], abs=1e-4)  # not [0.8808, 0.1192]
+    assert dro.adjustment_term() == pytest.approx(1.0)  # Σ q·C/√n with n = 1
+
+    rng = np.random.default_rng(0)
+    counts = np.array([40.0, 9.0, 3.0, 1.0])
+    dro = GroupDRO(4, eta=0.3, adjustment=2.0, group_counts=counts.tolist())
+    steps = []
+    for _ in range(30):
+        groups = rng.choice(3, size=6)  # group 3 never appears, group 2 only sometimes
+        losses = rng.exponential(1.0, size=6)
+        steps.append((losses, groups))
+        robust = dro(torch.tensor(losses, dtype=torch.float32), torch.tensor(groups))
+    reference = _reference_groupdro_q(steps, 4, 0.3, 2.0, counts)
+    assert dro.q.double().numpy() == pytest.approx(reference, abs=1e-6)
+    group_loss = [losses[groups == g].mean() if (groups == g).any() else 0.0 for g in range(4)]
+    assert float(robust) == pytest.approx(float(reference @ group_loss), rel=1e-5)
+    assert dro.adjustment_term() == pytest.approx(float(reference @ (2.0 / np.sqrt(counts))), rel=1e-5)
+
+
+def _cvar_by_rockafellar_uryasev(losses: np.ndarray, alpha: float) -> float:
+    """min over η of η + E[(l − η)+]/α; the minimum of this piecewise-linear function is at a loss value."""
+    return min(eta + np.maximum(losses - eta, 0).mean() / alpha for eta in losses)
+
+
+def test_cvar_with_fractional_alpha_n_is_exact():
+    assert float(cvar_loss(torch.tensor([4.0, 3.0, 2.0, 1.0, 0.0]), 0.3)) == pytest.approx(11 / 3)  # not 3.5
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 16, 33):
+        for alpha in (0.01, 0.1, 0.3, 0.3125, 0.5, 0.77, 1.0):
+            losses = rng.exponential(1.0, size=n)
+            expected = _cvar_by_rockafellar_uryasev(losses, alpha)
+            assert float(cvar_loss(torch.tensor(losses), alpha)) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_cvar_gradient_weights_sum_to_one():
+    losses = torch.tensor([4.0, 3.0, 2.0, 1.0, 0.0], requires_grad=True)
+    cvar_loss(losses, 0.3).backward()
+    assert losses.grad.tolist() == pytest.approx([1 / 1.5, 0.5 / 1.5, 0.0, 0.0, 0.0])
+
+
+def test_logit_adjustment_offsets_follow_the_reference_with_an_absent_class():
+    counts = [10, 0, 5]
+    for tau in (1.0, 0.5, 2.0):
+        prior = np.array(counts, dtype=np.float64) / 15
+        reference = np.log(prior**tau + 1e-12)  # Menon et al.'s base_probs**tau + 1e-12
+        assert logit_adjustments(counts, tau).double().numpy() == pytest.approx(reference, rel=1e-6)
+    assert float(logit_adjustments(counts)[1]) == pytest.approx(-27.631, abs=1e-3)  # not log(1/16) = −2.77
+    offsets = logit_adjustments([5, 3, 2])
+    assert float(logit_adjusted_loss(LOGITS, TARGETS, offsets)) == pytest.approx(
+        float(F.cross_entropy(LOGITS + torch.tensor([0.5, 0.3, 0.2]).log(), TARGETS)), rel=1e-6)
+
+
+def test_effective_number_weights_by_hand():
+    beta, counts = 0.99, [100, 10, 1]
+    raw = [(1 - beta) / (1 - beta**n) for n in counts]
+    assert class_balanced_weights(counts, beta).tolist() == pytest.approx([3 * r / sum(raw) for r in raw], rel=1e-6)
+    inverse = [1 / n for n in counts]
+    assert class_balanced_weights(counts).tolist() == pytest.approx([3 * r / sum(inverse) for r in inverse], rel=1e-6)
+
+
+def _chi_square_brute_force(losses: np.ndarray, rho: float) -> np.ndarray:
+    """Maximise p·ℓ over the χ² ball numerically (SLSQP from several starts): an independent maximiser."""
+    from scipy.optimize import minimize
+
+    m = len(losses)
+    constraints = [{"type": "eq", "fun": lambda p: p.sum() - 1},
+                   {"type": "ineq", "fun": lambda p: rho - 0.5 * np.mean((m * p - 1) ** 2)}]
+    starts = np.random.default_rng(0).dirichlet(np.ones(m), size=5)
+    results = [minimize(lambda p: -p @ losses, start, jac=lambda p: -losses, bounds=[(0, 1)] * m,
+                        constraints=constraints, method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
+               for start in starts]
+    return min(results, key=lambda r: r.fun).x
+
+
+def test_chi_square_weights_equal_a_brute_force_maximiser():
+    rng = np.random.default_rng(2)
+    for _ in range(25):
+        m, rho = int(rng.integers(2, 9)), float(rng.choice([0.05, 0.2, 0.5, 1.0, 3.0]))
+        losses = rng.exponential(1.0, size=m)
+        weights = chi_square_weights(torch.tensor(losses), rho).numpy()
+        assert weights == pytest.approx(_chi_square_brute_force(losses, rho), abs=1e-6)
+        assert 0.5 * np.mean((m * weights - 1) ** 2) <= rho + 1e-12
+
+
+def _chi_square_by_its_dual(losses: np.ndarray, rho: float) -> float:
+    """fast-dro's dual of the constrained χ² set: min over η of η + √((1 + 2ρ)/m)·‖(ℓ − η)₊‖₂."""
+    from scipy.optimize import minimize_scalar
+
+    scale = np.sqrt((1 + 2 * rho) / len(losses))
+    dual = minimize_scalar(lambda eta: eta + scale * np.linalg.norm(np.maximum(losses - eta, 0)),
+                           bounds=(losses.min() - 50, losses.max()), method="bounded", options={"xatol": 1e-12})
+    return float(dual.fun)
+
+
+def test_chi_square_value_equals_fast_dros_dual_and_corners():
+    rng = np.random.default_rng(3)
+    for m, rho in ((16, 1.0), (16, 0.1), (33, 2.0)):
+        losses = rng.exponential(1.0, size=m)
+        expected = _chi_square_by_its_dual(losses, rho)
+        assert float(chi_square_dro_loss(torch.tensor(losses), rho)) == pytest.approx(expected, rel=1e-7)
+    losses = torch.tensor([0.5, 2.0, 1.0, 2.0])
+    assert chi_square_weights(losses, 0.0).tolist() == pytest.approx([0.25] * 4)  # ρ = 0 is ERM
+    assert chi_square_weights(losses, 1.5).tolist() == pytest.approx([0.0, 0.5, 0.0, 0.5])  # ties of the max
+    assert chi_square_weights(torch.ones(5), 1.0).tolist() == pytest.approx([0.2] * 5)
+    leaf = torch.tensor([0.5, 2.0, 1.0, 3.0], requires_grad=True)
+    chi_square_dro_loss(leaf, 0.3).backward()
+    assert leaf.grad.tolist() == pytest.approx(chi_square_weights(leaf, 0.3).tolist())  # weights held constant
+
+
+def test_group_reweight_weights_follow_subpopbench():
+    from hdfbench.strategies.group_reweight import group_weights
+
+    counts = [30, 10, 0, 5]
+    sizes = np.array([c if c else np.inf for c in counts], dtype=float)
+    reference = (1 / sizes) / (1 / sizes).sum() * len(sizes)  # SubpopBench's ReWeight
+    assert group_weights(counts).double().numpy() == pytest.approx(reference, rel=1e-6)
+    root = (1 / np.sqrt(sizes)) / (1 / np.sqrt(sizes)).sum() * len(sizes)  # its SqrtReWeight
+    assert group_weights(counts, power=0.5).double().numpy() == pytest.approx(root, rel=1e-6)

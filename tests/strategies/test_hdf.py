@@ -12,7 +12,7 @@ from hdfbench.models import build_backbone
 from hdfbench.models.dam import DAM
 from hdfbench.optim import SAM
 from hdfbench.strategies import STRATEGIES
-from tests.strategies.test_contract import learnable_batches, task
+from hdfbench.testing.contract import TASK, learnable_batches
 
 HDF = STRATEGIES.get("hdf")
 
@@ -20,7 +20,7 @@ HDF = STRATEGIES.get("hdf")
 def make(**hparams):
     torch.manual_seed(0)
     model = build_backbone("x3d_tiny", 3, frames=4, size=32, options={"head_dim_out": 32, "dropout": 0.0})
-    return HDF(model, HDF.Hparams(**hparams), task(), OptimizerSpec(lr=1e-3, weight_decay=0.0))
+    return HDF(model, HDF.Hparams(**hparams), TASK, OptimizerSpec(lr=1e-3, weight_decay=0.0))
 
 
 def test_full_model_has_dam_sam_and_both_losses():
@@ -71,3 +71,13 @@ def test_dam_frames_must_match_the_clip():
     strategy = make()
     with pytest.raises(ValueError, match="built for 4 frames"):
         strategy.predict(torch.randn(1, 3, 8, 32, 32))
+
+
+def test_dsm_feature_point_is_an_option_that_reaches_the_backbone():
+    assert make().model.feature_point == "after_dropout"
+    strategy = make(dsm={"features": "before_dropout"})
+    assert strategy.model.feature_point == "before_dropout"
+    assert "dsm" in strategy.training_step(learnable_batches(1)[0])
+    with pytest.raises(ValueError, match="needs an X3D backbone"):
+        HDF(nn.Linear(2, 2), HDF.Hparams(dam=False, dsm={"features": "before_dropout"}), TASK,
+            OptimizerSpec(lr=1e-3))

@@ -9,7 +9,7 @@ from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec,
 from hdfbench.strategies.erm import ERM
 from hdfbench.training.rundir import RunDir, RunDirBusy
 from hdfbench.training.spec import RunSpec
-from hdfbench.training.trainer import RunFailed, train
+from hdfbench.training.trainer import RunFailed, Trainer, train
 from tests.conftest import interrupt_after_epoch
 
 
@@ -111,3 +111,19 @@ def test_no_cuda_calls_in_library_code():
     source = Path(__file__).resolve().parents[2] / "hdfbench"
     offenders = [p for p in source.rglob("*.py") if ".cuda()" in p.read_text()]
     assert offenders == []
+
+
+def test_training_groups_come_from_the_training_split_only(tmp_path):
+    # leave_source_out: fold 1 tests on the first source alone, which training never sees
+    base = spec()
+    options = {**base.dataset.options, "protocol": "leave_source_out", "n_sources": 3}
+    held_out = spec().model_copy(update={
+        "dataset": DatasetSpec(name="synthetic", options=options),
+        "strategy": StrategySpec(name="groupdro", variant="g", hparams={"groups": "source"})})
+    trainer = Trainer(held_out, RunDir(tmp_path / "run"))
+    trainer._build()
+    test_sources = set(trainer.splits.test["source"])
+    train_sources = set(trainer.splits.train["source"])
+    assert len(test_sources) == 1 and not test_sources & train_sources
+    assert set(trainer.strategy.task.group_names["source"]) == train_sources
+    assert trainer.strategy.group_names == sorted(train_sources)  # no empty GroupDRO group for the held-out one
