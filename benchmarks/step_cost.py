@@ -3,7 +3,8 @@
 All strategies get the same backbone, batch and thread count; their steps are timed round-robin
 (rounds × steps each, after warm-up) so that machine noise affects every strategy alike, and the
 median step time is compared with ERM's at the same precision (fp32, or bf16 autocast as the trainer
-runs it). Targets (issue #3): focal, GroupDRO ≤ 1.05×; SAM ≤ 2.05×; HDF ≤ 2.3×.
+runs it). Targets (issue #3): focal, GroupDRO ≤ 1.05×; SAM ≤ 2.05×; HDF ≤ 2.3×; (issue #12) χ²-DRO,
+group reweighting and JTT's second stage (the one timed for JTT) ≤ 1.05×.
 
     python benchmarks/step_cost.py                       # x3d_tiny, 16 × 8 × 32², CPU, fp32
     python benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
@@ -21,10 +22,11 @@ import torch
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.models import build_backbone
-from hdfbench.strategies import STRATEGIES, Batch, TaskInfo
+from hdfbench.strategies import STRATEGIES, Batch, StageContext, TaskInfo
 from hdfbench.training.device import autocast_dtype
 
-TARGETS = {"focal": 1.05, "groupdro": 1.05, "sam": 2.05, "hdf": 2.3}
+TARGETS = {"focal": 1.05, "groupdro": 1.05, "sam": 2.05, "hdf": 2.3, "chi2_dro": 1.05, "jtt": 1.05,
+           "group_reweight": 1.05}
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
 
@@ -37,6 +39,11 @@ def make_strategy(name: str, args, device: torch.device, precision: str, channel
     cls = STRATEGIES.get(name)
     strategy = cls(model, cls.Hparams(), task, OptimizerSpec()).to(device)
     strategy.configure_compute(device.type, autocast_dtype(precision, device), channels_last)
+    stages = strategy.stages(10)
+    if len(stages) > 1:  # time the last stage, where a multi-stage run (JTT) spends most of its steps
+        n, g = sum(task.class_counts), torch.Generator().manual_seed(1)
+        labels, logits = torch.randint(0, len(CLASSES), (n,), generator=g), torch.randn(n, len(CLASSES), generator=g)
+        strategy.begin_stage(len(stages) - 1, StageContext(stages[-1].start, labels, lambda: logits))
     return strategy
 
 
@@ -58,7 +65,7 @@ def measure(args) -> dict:
     g = torch.Generator().manual_seed(0)
     batch = Batch(torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g),
                   torch.randint(0, len(CLASSES), (args.batch,), generator=g),
-                  {"source": torch.randint(0, 4, (args.batch,), generator=g)}).to(device)
+                  {"source": torch.randint(0, 4, (args.batch,), generator=g)}, torch.arange(args.batch)).to(device)
     strategies = {label: make_strategy(name, args, device, precision, cl)
                   for label, name, precision, cl in variants(args)}
     for strategy in strategies.values():

@@ -259,3 +259,18 @@ def test_group_reweight_weights_follow_subpopbench():
     assert group_weights(counts).double().numpy() == pytest.approx(reference, rel=1e-6)
     root = (1 / np.sqrt(sizes)) / (1 / np.sqrt(sizes)).sum() * len(sizes)  # its SqrtReWeight
     assert group_weights(counts, power=0.5).double().numpy() == pytest.approx(root, rel=1e-6)
+
+
+def test_group_reweight_loss_is_the_mean_of_group_weighted_losses():
+    from hdfbench.strategies import STRATEGIES
+    from hdfbench.testing.contract import TASK, learnable_batches, make
+
+    strategy = make(STRATEGIES.get("group_reweight"), {"groups": "class*source"})
+    batch = learnable_batches(1)[0]
+    logits, features = strategy.model_outputs(batch.clips)
+    losses = F.cross_entropy(logits, batch.labels, reduction="none").detach()
+    counts = np.array(TASK.group_counts["class*source"], dtype=float)  # SubpopBench: 1/n_g, Σ_g w_g = G
+    weights = (1 / counts) / (1 / counts).sum() * len(counts)
+    groups = (batch.labels * 2 + batch.groups["source"]).numpy()
+    expected = float((torch.tensor(weights[groups], dtype=torch.float32) * losses).mean())
+    assert float(strategy.compute_loss(logits, features, batch)[0].detach()) == pytest.approx(expected, rel=1e-6)
