@@ -185,6 +185,12 @@ class Strategy(nn.Module):
         """Return the loss of each clip (B,); cross-entropy by default."""
         return F.cross_entropy(logits, batch.labels, reduction="none")
 
+    def class_weighted_losses(self, logits: torch.Tensor, features: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Return ``per_sample_loss`` times each clip's class weight when reweighting (B,): what robust
+        objectives that are not a mean over clips (GroupDRO, CVaR, χ²-DRO) take as their losses."""
+        losses = self.per_sample_loss(logits, features, batch)
+        return losses if self.class_weights is None else losses * self.class_weights[batch.labels]
+
     def reduce(self, losses: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Return the batch loss: the mean, class-weighted (Σ w_y·l / Σ w_y) when reweighting."""
         if self.class_weights is None:

@@ -29,7 +29,5 @@ class Chi2DRO(Strategy):
         return {"rho": trial.suggest_float("rho", 0.05, 5.0, log=True)}
 
     def compute_loss(self, logits, features, batch):
-        losses = self.per_sample_loss(logits, features, batch)
-        if self.class_weights is not None:
-            losses = losses * self.class_weights[batch.labels]
+        losses = self.class_weighted_losses(logits, features, batch)
         return chi_square_dro_loss(losses, self.hparams.rho), {}

@@ -24,7 +24,5 @@ class CVaRDRO(Strategy):
         return {"alpha": trial.suggest_float("alpha", 0.05, 1.0)}
 
     def compute_loss(self, logits, features, batch):
-        losses = self.per_sample_loss(logits, features, batch)
-        if self.class_weights is not None:
-            losses = losses * self.class_weights[batch.labels]
+        losses = self.class_weighted_losses(logits, features, batch)
         return cvar_loss(losses, self.hparams.alpha), {}

@@ -49,8 +49,6 @@ class GroupReweight(Strategy):
         self.register_buffer("group_weights", group_weights(task.counts_for(hparams.groups), hparams.power))
 
     def compute_loss(self, logits, features, batch):
-        losses = self.per_sample_loss(logits, features, batch)
-        if self.class_weights is not None:
-            losses = losses * self.class_weights[batch.labels]
+        losses = self.class_weighted_losses(logits, features, batch)
         weights = self.group_weights[self.grouper.ids(batch.labels, batch.groups)]
         return (weights * losses).mean(), {}

@@ -66,9 +66,7 @@ class GroupDRO(Strategy):
         return self.grouper.ids(batch.labels, batch.groups)
 
     def compute_loss(self, logits, features, batch):
-        losses = self.per_sample_loss(logits, features, batch)
-        if self.class_weights is not None:
-            losses = losses * self.class_weights[batch.labels]
+        losses = self.class_weighted_losses(logits, features, batch)
         loss = self.dro(losses, self.group_ids(batch), update=self.updating_state)
         if not self.hparams.adjustment:
             return loss, {}

@@ -7,10 +7,10 @@ import sys
 import pytest
 import torch
 
-from hdfbench.config import DatasetSpec, ModelSpec, OptimizerSpec, SelectionSpec, StrategySpec, TrainingSpec
-from hdfbench.models import build_backbone
+from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
 from hdfbench.strategies import STRATEGIES, Batch, StageContext
-from hdfbench.testing.contract import TASK, learnable_batches
+from hdfbench.testing.contract import learnable_batches
+from hdfbench.testing.contract import make as make_strategy
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 from hdfbench.training.trainer import RunFailed, train
@@ -19,9 +19,7 @@ JTT = STRATEGIES.get("jtt")
 
 
 def make(**hparams):
-    torch.manual_seed(0)
-    model = build_backbone("x3d_tiny", 3, frames=4, size=32, options={"head_dim_out": 32, "dropout": 0.0})
-    return JTT(model, JTT.Hparams(**hparams), TASK, OptimizerSpec(lr=3e-3, weight_decay=0.0))
+    return make_strategy(JTT, hparams)
 
 
 def test_second_stage_up_weights_the_errors_and_restarts_from_the_initial_model():
