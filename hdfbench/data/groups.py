@@ -6,7 +6,7 @@ what a group is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -31,7 +31,7 @@ class Grouper:
     in code order (the integer codes batches carry).
     """
 
-    def __init__(self, definition: str, class_names: Sequence[str], field_values: dict[str, Sequence[str]]):
+    def __init__(self, definition: str, class_names: Sequence[str], field_values: Mapping[str, Sequence[str]]):
         field = definition.removeprefix("class*")
         if definition != "class" and field not in field_values:
             raise ValueError(f"groups '{definition}' are not available (allowed: "

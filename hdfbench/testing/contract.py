@@ -20,7 +20,7 @@ import torch
 
 from hdfbench.models import build_backbone
 from hdfbench.optim import OptimizerSpec
-from hdfbench.strategies.base import Batch, StageContext, Strategy, TaskInfo
+from hdfbench.strategies.base import Balance, Batch, StageContext, Strategy, TaskInfo
 
 CLASSES = ("a", "b", "c")
 #: What each strategy is told about the toy training set: 3 classes, 2 sources, 20 clips.
@@ -55,7 +55,7 @@ def learnable_batches(n_batches: int = 6, size: int = 8, seed: int = 0) -> list[
     return batches
 
 
-def make(cls: type[Strategy], hparams: dict | None = None, seed: int = 0, balance: str = "none") -> Strategy:
+def make(cls: type[Strategy], hparams: dict | None = None, seed: int = 0, balance: Balance = "none") -> Strategy:
     """Return ``cls`` over a fresh small X3D (3 classes, 4 × 32²) with ``hparams``, seeded by ``seed``."""
     torch.manual_seed(seed)
     model = build_backbone("x3d_tiny", 3, frames=4, size=32, options={"head_dim_out": 32, "dropout": 0.0})
@@ -128,7 +128,7 @@ def _steps(strategy: Strategy, batches: list[Batch], epoch: int) -> dict[str, fl
     return logs
 
 
-def check_resume_is_exact(cls: type[Strategy], hparams: dict | None = None, balance: str = "none",
+def check_resume_is_exact(cls: type[Strategy], hparams: dict | None = None, balance: Balance = "none",
                           point: str = "first_stage") -> None:
     """Check that a strategy restored from ``checkpoint_state`` into a differently initialised copy takes
     the same next step (logs and every parameter and buffer) as the original.
