@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
 from hdfbench.fileio import atomic_write, atomic_write_json
+
+log = logging.getLogger(__name__)
 
 #: Bump when the decoding or the file format changes, so stale caches are not reused.
 CACHE_VERSION = 1
@@ -47,8 +51,17 @@ class ClipCache:
         return self.clips_dir / _file_name(clip_id)
 
     def has(self, clip_id: str) -> bool:
-        """Return whether ``clip_id`` is cached."""
-        return self.path(clip_id).exists()
+        """Return whether ``clip_id`` is cached in a complete file; a damaged one (zero bytes, cut short,
+        not a uint8 clip array) is named in a warning and removed, so the clip is decoded again."""
+        path = self.path(clip_id)
+        if not path.exists():
+            return False
+        problem = npy_problem(path)
+        if problem:
+            log.warning("clip cache: %s is damaged (%s); removed, the clip is decoded again", path, problem)
+            path.unlink(missing_ok=True)
+            return False
+        return True
 
     def read(self, clip_id: str) -> np.ndarray:
         """Return the cached frames of ``clip_id`` as a read-only memory map (n, size, size, 3)."""
@@ -81,3 +94,26 @@ class ClipCache:
 def _save_npy(path: Path, frames: np.ndarray) -> None:
     with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a temporary name
         np.save(f, np.ascontiguousarray(frames, dtype=np.uint8))
+
+
+def npy_problem(path: Path) -> str | None:
+    """Return what is wrong with a cached clip file (header, dtype, rank, length), or None if it is whole.
+
+    Reads the header only: the file must hold a uint8 (n, size, size, 3) array of exactly the length
+    its header promises.
+    """
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError, EOFError) as exc:
+        return f"unreadable header: {exc}" if str(exc) else "unreadable header"
+    if dtype != np.uint8 or len(shape) != 4 or shape[-1] != 3:
+        return f"holds {dtype} {shape}, not uint8 frames"
+    if size != expected:
+        return f"{size} bytes where its header promises {expected}"
+    return None

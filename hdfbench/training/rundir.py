@@ -81,8 +81,17 @@ class RunDir:
 
     def truncate_metrics(self, epochs_done: int) -> None:
         """Keep only the records of the first ``epochs_done`` epochs (those the checkpoint covers)."""
-        kept = [r for r in self.read_metrics() if r["epoch"] < epochs_done]
-        atomic_write_text(self.metrics, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        self.write_metrics([r for r in self.read_metrics() if r["epoch"] < epochs_done])
+
+    def write_metrics(self, records: list[dict]) -> None:
+        """Replace metrics.jsonl with ``records`` (atomically)."""
+        atomic_write_text(self.metrics, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+    def quarantine(self, path: Path) -> Path:
+        """Move a damaged file of this run aside (``<name>.damaged-<unix time>``); return where it went."""
+        target = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        path.replace(target)
+        return target
 
     def save_torch(self, path: Path, obj: Any) -> None:
         """Save ``obj`` with torch.save to ``path`` atomically."""

@@ -123,6 +123,7 @@ class Trainer:
                          "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."), **(run_info or {})}
         self.epoch: int | None = None
         self.resumed_from: list[int] = []
+        self.records: list[dict] = []  # this run's epoch records so far, as its checkpoint carries them
 
     def _build(self) -> None:
         spec = self.spec
@@ -201,13 +202,25 @@ class Trainer:
         """Load the checkpoint if any; return (first epoch to run, best score, best epoch)."""
         if not self.run_dir.checkpoint.exists():
             return 0, None, None
-        state = self.run_dir.load_torch(self.run_dir.checkpoint)
+        try:
+            state = self.run_dir.load_torch(self.run_dir.checkpoint)
+        except Exception as exc:  # any unreadable file: cut short, zero bytes, not a checkpoint
+            moved = self.run_dir.quarantine(self.run_dir.checkpoint)
+            log.warning("%s: checkpoint %s is unreadable (%s: %s); moved to %s, training from the start",
+                        self.spec.run_id, self.run_dir.checkpoint, type(exc).__name__, exc, moved.name)
+            self.run_dir.write_metrics([])
+            return 0, None, None
         if self._schedule_start(state["epoch"]):  # built before the optimizer state, whose learning rate it would reset
             self.scheduler = self._build_scheduler(self._schedule_start(state["epoch"]))
         self.strategy.load_checkpoint_state(state["strategy"])
         self.scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
-        self.run_dir.truncate_metrics(state["epoch"] + 1)
+        if "metrics" in state:  # the records the checkpoint covers, whatever became of metrics.jsonl since
+            self.records = state["metrics"]
+            self.run_dir.write_metrics(self.records)
+        else:  # a checkpoint of an earlier release
+            self.run_dir.truncate_metrics(state["epoch"] + 1)
+            self.records = self.run_dir.read_metrics()
         log.info("%s: resumed after epoch %d", self.spec.run_id, state["epoch"])
         self.resumed_from = [*state.get("resumed_from", []), state["epoch"]]
         return state["epoch"] + 1, state["best_score"], state["best_epoch"]
@@ -276,8 +289,9 @@ class Trainer:
                 best_score, best_epoch = selection.score(spec.selection.rule, record), self.epoch
                 self.run_dir.save_torch(self.run_dir.best, {"epoch": self.epoch, "module": self.strategy.state_dict()})
             self.run_dir.append_metrics(record)
+            self.records.append(record)
             self.run_dir.save_torch(self.run_dir.checkpoint, {
-                "epoch": self.epoch, "strategy": self.strategy.checkpoint_state(),
+                "epoch": self.epoch, "strategy": self.strategy.checkpoint_state(), "metrics": self.records,
                 "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
                 "best_score": best_score, "best_epoch": best_epoch, "resumed_from": self.resumed_from,
             })
