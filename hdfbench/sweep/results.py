@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pandas as pd
 from hdfbench.fileio import atomic_write, atomic_write_json
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.training.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 #: The leading columns of summary.csv (per-class recalls and group columns follow).
 SUMMARY_COLUMNS = [
@@ -93,12 +96,32 @@ def _mtime(path: Path) -> float | None:
 
 
 def _read_summary(path: Path) -> pd.DataFrame:
-    """Return the rows of an existing summary.csv indexed by run id (empty if there is none)."""
+    """Return the rows of an existing summary.csv indexed by run id (empty if there is none, or if it
+    is unreadable: it is derived from the run directories and rebuilt from them)."""
     try:
         cached = pd.read_csv(path)
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
-    return cached.set_index("run_id", drop=False) if "run_id" in cached else pd.DataFrame()
+    except (ValueError, UnicodeDecodeError, OSError) as exc:  # pandas' ParserError is a ValueError
+        log.warning("%s is unreadable (%s); rebuilding it from the run directories", path, exc)
+        return pd.DataFrame()
+    if "run_id" not in cached or not set(SUMMARY_COLUMNS) <= set(cached.columns):
+        log.warning("%s is not a summary table; rebuilding it from the run directories", path)
+        return pd.DataFrame()
+    return cached.set_index("run_id", drop=False)
+
+
+def _row_or_damage(run: RunDir) -> dict | str:
+    """Return the summary row of a finished run, or, if its files cannot be read, why (after moving its
+    ``done`` marker aside so that the next ``hdfbench run`` trains it again)."""
+    try:
+        return summary_row(run)
+    except (OSError, ValueError, KeyError) as exc:  # a missing or corrupt predictions.parquet / config / done
+        moved = run.quarantine(run.done)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log.warning("run %s is damaged (%s); left out of summary.csv, its done marker moved to %s so that "
+                    "`hdfbench run` trains it again", run.path.name, reason, moved.name)
+        return reason
 
 
 def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], int]:
@@ -119,8 +142,10 @@ def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], 
             missing.append(run_id)
         elif run_id in cached.index and done <= stamp:
             keep.append(run_id)
+        elif isinstance(row := _row_or_damage(run), dict):
+            fresh.append(row)
         else:
-            fresh.append(summary_row(run))
+            missing.append(run_id)
     frame = pd.concat([cached.loc[keep], pd.DataFrame(fresh)], ignore_index=True) if fresh else cached.loc[keep]
     if frame.empty:
         frame = pd.DataFrame(columns=SUMMARY_COLUMNS)

@@ -1,0 +1,44 @@
+"""Faults in an experiment's result files: a damaged finished run and a garbage summary.csv must not
+cost the healthy runs their summary or their analysis."""
+
+import logging
+
+import pandas as pd
+import pytest
+
+from hdfbench.cli import main
+from hdfbench.testing.fake_results import FakeSpec, make_results
+
+DAMAGED = "fakeset-f2-s1-same-00000000"
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_a_damaged_finished_run_is_named_and_the_rest_is_summarised_and_analysed(tmp_path, caplog, capsys, damage):
+    path = make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0, 1)))
+    predictions = path / "runs" / DAMAGED / "predictions.parquet"
+    (path / "summary.csv").unlink()  # derived: rebuilt from the run directories
+    if damage == "missing":
+        predictions.unlink()
+    else:
+        predictions.write_bytes(b"PAR1 not really parquet")
+    with caplog.at_level(logging.WARNING):
+        assert main(["analyze", str(path), "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    assert f"run {DAMAGED} is damaged" in caplog.text and "`hdfbench run` trains it again" in caplog.text
+    summary = pd.read_csv(path / "summary.csv")
+    assert len(summary) == 11 and DAMAGED not in set(summary["run_id"])
+    assert f"1 runs of the sweep are not finished: {DAMAGED}" in capsys.readouterr().out
+    assert not (path / "runs" / DAMAGED / "done").exists()  # the next `hdfbench run` trains it again
+    assert list((path / "runs" / DAMAGED).glob("done.damaged-*"))
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xfe\x00garbage", b"a,b\n1,2\n", b'"unterminated\n1,2'])
+def test_a_garbage_summary_is_rebuilt_from_the_run_directories(tmp_path, caplog, garbage):
+    path = make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0, 1)))
+    expected = pd.read_csv(path / "summary.csv").sort_values("run_id", ignore_index=True)
+    (path / "summary.csv").write_bytes(garbage)
+    with caplog.at_level(logging.WARNING):
+        assert main(["analyze", str(path), "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    assert "rebuilding it from the run directories" in caplog.text
+    rebuilt = pd.read_csv(path / "summary.csv").sort_values("run_id", ignore_index=True)
+    columns = [c for c in expected.columns if not c.startswith("val_")]  # fake runs save no validation predictions
+    pd.testing.assert_frame_equal(rebuilt[columns], expected[columns], check_dtype=False)
