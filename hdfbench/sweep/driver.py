@@ -7,6 +7,9 @@ same command after Ctrl-C, kill -9 or a lost node finishes the sweep.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +84,13 @@ def collect(experiment_dir: Path, pending: list[str], grid, sweep_id: str, outco
             outcome.unfinished[run_id] = _unfinished_reason(run)
 
 
+def treat_sigterm_as_ctrl_c() -> None:
+    """Make SIGTERM (a scheduler's preemption, ``kill``) stop the sweep as Ctrl-C does: trials end, the
+    summary is written, exit 130 with the resume hint. Installed after Ray's start-up, which sets its own."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+
+
 def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = False, echo=print) -> SweepOutcome:
     """Run every unfinished run of ``config``; return what happened (see ``SweepOutcome``)."""
     from hdfbench.sweep import cluster
@@ -94,6 +104,7 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
     sweep_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     cache_dir = resolved_cache_dir(config)
     init_ray(config)
+    treat_sigterm_as_ctrl_c()
     for line in cluster.preflight(config, cache_dir).lines():
         echo(line)
     cluster.prepare_data([(d.name, d.options) for d in config.datasets], cache_dir)

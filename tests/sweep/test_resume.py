@@ -68,7 +68,8 @@ def test_kill_minus_9_then_rerun_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_reports_finished_unfinished_and_unstarted_runs(tmp_path):
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_reports_finished_unfinished_and_unstarted_runs(tmp_path, sent):
     path = tiny_config(
         tmp_path, seeds=[0, 1, 2], ray={"max_concurrent_trials": 1},
         training={"epochs": 6, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"},
@@ -77,7 +78,7 @@ def test_ctrl_c_reports_finished_unfinished_and_unstarted_runs(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "hdfbench.cli", "run", str(path)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     wait_for_partial_sweep(runs_dir, proc)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    proc.send_signal(sent)  # what Ctrl-C sends, or a scheduler's preemption
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "1 runs finished" in output and "Tuner.restore" not in output
