@@ -8,6 +8,7 @@ the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -465,6 +466,14 @@ def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
     if config.training.device == "cuda" and config.resources.gpu == 0:
         problems.append(Problem(("training", "device"), "'cuda' needs resources.gpu > 0: Ray gives GPUs only to "
                                 "trials that ask for one (set resources.gpu: 1, or 0.5 to share a GPU)"))
+    output = Path(config.output_dir)
+    local = "://" not in config.output_dir
+    existing = next((p for p in (output, *output.parents) if p.exists()), None) if local else None
+    if existing is not None and not existing.is_dir():
+        problems.append(Problem(("output_dir",), f"{existing} is a file; output_dir must be a folder "
+                                "(or not exist yet)"))
+    elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        problems.append(Problem(("output_dir",), f"{existing} is not writable by this user"))
     if "://" in config.output_dir:
         problems.append(Problem(("output_dir",), "must be a folder path on storage every node mounts (a shared "
                                 "filesystem); object-store URIs are not supported (docs/cluster.md)"))
@@ -515,12 +524,33 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError("--set", [Problem((), f"expected KEY.PATH=VALUE, got '{item}'")])
-        node = raw
         parts = [int(p) if re.fullmatch(r"\d+", p) else p for p in key.split(".")]
-        for part in parts[:-1]:
-            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError("--set", [Problem(tuple(parts), f"the value '{value}' is not valid YAML "
+                                                              f"({getattr(exc, 'problem', exc)})")]) from None
+        _set_path(raw, parts, parsed)
     return raw
+
+
+def _set_path(raw: dict, parts: list[str | int], value: Any) -> None:
+    """Set ``value`` at the key path ``parts`` of ``raw``, creating mappings on the way; list indices must exist."""
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        where = format_loc(parts[:depth]) or "the top level"
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a list of {len(node)} entries; "
+                                                                  f"give an index from 0 to {len(node) - 1}")])
+        elif not isinstance(node, dict):
+            raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a value, not a mapping or a list")])
+        elif isinstance(part, int):
+            part = str(part)
+        if depth == len(parts) - 1:
+            node[part] = value
+        else:
+            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
@@ -528,7 +558,14 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), [Problem((), "file not found")])
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [Problem((), f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+                                              line)]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [Problem((), f"cannot be read ({exc.strerror})")]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

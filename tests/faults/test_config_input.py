@@ -1,0 +1,46 @@
+"""Hostile configuration input: each case exits 2 with one message naming the file or the --set item,
+the key path and what is wrong — never a traceback."""
+
+import pytest
+
+from hdfbench.cli import main
+
+BASE = "experiment: x\ndatasets:\n  - name: synthetic\nstrategies:\n  - name: erm\n"
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE)
+    (tmp_path / "afile").write_text("")
+    return path
+
+
+@pytest.mark.parametrize("item, expected", [
+    ("strategies.5.name=erm",
+     "--set: strategies[5].name: strategies is a list of 1 entries; give an index from 0 to 0"),
+    ("strategies.first.name=erm", "--set: strategies.first.name: strategies is a list of 1 entries"),
+    ("experiment.a=1", "--set: experiment.a: experiment is a value, not a mapping or a list"),
+    ("seeds=[1", "--set: seeds: the value '[1' is not valid YAML"),
+    ("output_dir={tmp}/afile", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
+    ("output_dir={tmp}/afile/results", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
+], ids=["index-past-the-end", "name-for-an-index", "into-a-value", "bad-yaml-value", "output-dir-is-a-file",
+        "output-dir-under-a-file"])
+def test_bad_overrides_exit_2_with_one_message(config, capsys, item, expected):
+    tmp = str(config.parent)
+    assert main(["validate", str(config), "--set", item.format(tmp=tmp)]) == 2
+    err = capsys.readouterr().err
+    assert expected.format(tmp=tmp) in err and "Traceback" not in err and err.count("\n") <= 2
+
+
+def test_a_config_that_is_not_utf8_names_file_and_line(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(BASE.encode() + b"description: caf\xe9\n")
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}:6: <top level>: not UTF-8 text (byte 0xe9)" in capsys.readouterr().err
+
+
+def test_run_with_output_dir_a_file_writes_nothing(config, capsys):
+    target = config.parent / "afile"
+    assert main(["run", str(config), "--set", f"output_dir={target}"]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_text() == ""
