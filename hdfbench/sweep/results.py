@@ -105,6 +105,8 @@ def _read_summary(path: Path) -> pd.DataFrame:
     except (ValueError, UnicodeDecodeError, OSError) as exc:  # pandas' ParserError is a ValueError
         log.warning("%s is unreadable (%s); rebuilding it from the run directories", path, exc)
         return pd.DataFrame()
+    if cached.empty:  # the header alone: a sweep whose runs all failed or are unfinished
+        return pd.DataFrame()
     if "run_id" not in cached or not set(SUMMARY_COLUMNS) <= set(cached.columns):
         log.warning("%s is not a summary table; rebuilding it from the run directories", path)
         return pd.DataFrame()

@@ -42,3 +42,13 @@ def test_a_garbage_summary_is_rebuilt_from_the_run_directories(tmp_path, caplog,
     rebuilt = pd.read_csv(path / "summary.csv").sort_values("run_id", ignore_index=True)
     columns = [c for c in expected.columns if not c.startswith("val_")]  # fake runs save no validation predictions
     pd.testing.assert_frame_equal(rebuilt[columns], expected[columns], check_dtype=False)
+
+
+def test_a_header_only_summary_is_not_reported_as_damaged(tmp_path, caplog):
+    from hdfbench.sweep.results import SUMMARY_COLUMNS, write_summary
+
+    path = make_results(tmp_path, FakeSpec(folds=(1,), seeds=(0,)))
+    pd.DataFrame(columns=SUMMARY_COLUMNS).to_csv(path / "summary.csv", index=False)  # what a sweep of failures leaves
+    with caplog.at_level(logging.WARNING):
+        _, table, _, _ = write_summary(path)
+    assert not caplog.records and len(table) == 3
