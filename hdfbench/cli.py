@@ -42,6 +42,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep, then write its summary."""
     from hdfbench.sweep.driver import run_sweep
+    from hdfbench.sweep.results import run_dir
 
     config = load_config(args.config, args.set)
     if args.smoke:
@@ -56,7 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"note: {run_id} was retried {count} time{'s' * (count > 1)} (lost process or node; its "
               "attempts.jsonl says where)")
     for run_id, reason in outcome.failed.items():
-        print(f"FAILED {run_id}: {reason}", file=sys.stderr)
+        record = run_dir(config.experiment_dir, run_id).failed
+        where = f" (traceback: {record})" if record.exists() else ""
+        print(f"FAILED {run_id}: {reason}{where}", file=sys.stderr)
     for run_id, reason in outcome.unfinished.items():
         print(f"NOT FINISHED {run_id}: {reason}", file=sys.stderr)
     if outcome.interrupted:

@@ -16,6 +16,9 @@ def test_own_failures_are_not_retried(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 runs finished" in result.stdout and "retried" not in result.stdout
     assert "non-finite training loss" in result.stderr and "ValueError: a bug in the strategy" in result.stderr
+    failed_lines = [line for line in result.stderr.splitlines() if line.startswith("FAILED ")]
+    assert len(failed_lines) == 2 and all(line.endswith("/failed.json)") for line in failed_lines)
+    assert "Traceback" not in result.stdout + result.stderr  # one line per failure; the traceback is in its file
     runs = tmp_path / "results" / "tiny" / "runs"
     for variant in ("nan", "bug"):
         (run,) = runs.glob(f"*-{variant}-*")
