@@ -417,12 +417,14 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
     schemas: dict[Loc, type[StrictModel]] = {}
     folds = raw.get("folds", [1])
     items = _component_items(raw)
-    dataset_fields = []  # (name, group fields) of every dataset whose options validate
+    dataset_fields = []  # (name, group fields, classes) of every dataset whose options validate
     for _loc, kind, name, options, _key in items:
         if kind == "datasets" and name in registries()["datasets"]:
             cls = registries()["datasets"].get(name)
             try:
-                dataset_fields.append((name, cls.group_fields_for(cls.Options(**options))))
+                validated_options = cls.Options(**options)
+                dataset_fields.append((name, cls.group_fields_for(validated_options),
+                                       cls.classes_for(validated_options)))
             except (ValidationError, TypeError):
                 pass  # reported below
     for loc, kind, name, options, key in items:
@@ -442,9 +444,10 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
             problems += _pydantic_problems(exc, loc + (key,))
             validated = None
         if kind == "strategies" and validated is not None:
-            for dataset, fields in dataset_fields:
-                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset}]")
-                             for field, message in cls.check_dataset(validated, fields)]
+            for dataset, fields, classes in dataset_fields:
+                found = cls.check_dataset(validated, fields)
+                found += cls.check_classes(validated, classes) if classes else []
+                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset}]") for field, message in found]
                 problems += _balance_problems(raw["strategies"][loc[1]], dataset, fields, loc)
         if kind == "strategies":
             problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)

@@ -83,6 +83,12 @@ class Dataset:
         return cls.group_fields
 
     @classmethod
+    def classes_for(cls, options: StrictModel) -> tuple[str, ...]:
+        """Return the classes of the dataset under ``options`` when they are known before reading any
+        file (``classes``), else () (they come from the data)."""
+        return cls.classes if isinstance(cls.classes, tuple) else ()
+
+    @classmethod
     def folds_for(cls, options: StrictModel) -> tuple[int, ...]:
         """Return the folds of the dataset under ``options`` (``folds`` unless the options change them)."""
         return cls.folds

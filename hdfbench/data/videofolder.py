@@ -48,6 +48,11 @@ class VideoFolder(FileDataset):
     folds = tuple(range(1, N_FOLDS + 1))
 
     @classmethod
+    def classes_for(cls, options) -> tuple[str, ...]:
+        """Return the class order the options fix, or () when it comes from the class folders."""
+        return tuple(options.classes or ())
+
+    @classmethod
     def group_fields_for(cls, options) -> tuple[str, ...]:
         """Return the metadata columns the options declare as groups."""
         return tuple(options.group_fields)

@@ -131,6 +131,12 @@ class Strategy(nn.Module):
         """Return (hparam name, problem) pairs that make ``hparams`` unusable on a dataset; none by default."""
         return []
 
+    @classmethod
+    def check_classes(cls, hparams: StrictModel, classes: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Return (hparam name, problem) pairs that make ``hparams`` unusable with a dataset's ``classes``
+        (checked before any trial starts, for datasets whose classes the config fixes); none by default."""
+        return []
+
     def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
                  balance: Balance | Balancing = "none"):
         super().__init__()

@@ -25,6 +25,12 @@ class Focal(Strategy):
     def search_space(trial) -> dict:
         return {"gamma": trial.suggest_float("gamma", 0.5, 5.0)}
 
+    @classmethod
+    def check_classes(cls, hparams, classes):
+        if hparams.alpha is None or len(hparams.alpha) == len(classes):
+            return []
+        return [("alpha", f"has {len(hparams.alpha)} weights for the {len(classes)} classes ({', '.join(classes)})")]
+
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
         alpha = hparams.alpha

@@ -44,3 +44,12 @@ def test_run_with_output_dir_a_file_writes_nothing(config, capsys):
     target = config.parent / "afile"
     assert main(["run", str(config), "--set", f"output_dir={target}"]) == 2
     assert "is a file" in capsys.readouterr().err and target.read_text() == ""
+
+
+def test_hyperparameters_that_do_not_fit_the_classes_are_refused_before_ray(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE.replace("- name: erm", "- name: focal\n    hparams: {alpha: [1.0, 2.0]}"))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml:6: strategies[0].hparams.alpha: has 2 weights for the 7 classes (Happy, Sad" in err
+    assert "[dataset synthetic]" in err and not (tmp_path / "results").exists()
