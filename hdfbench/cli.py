@@ -249,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from hdfbench.data import DataError
     from hdfbench.registry import UnknownNameError
-    from hdfbench.sweep.errors import ClusterError
+    from hdfbench.sweep.errors import ClusterError, TrackingError
     from hdfbench.sweep.search import SearchFailed
 
     try:
         return args.func(args)
-    except (ConfigError, DataError, ClusterError) as exc:
+    except (ConfigError, DataError, ClusterError, TrackingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except UnknownNameError as exc:  # a name given on the command line (config names fail as ConfigError)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from hdfbench.metrics import confusion
+from hdfbench.sweep.errors import TrackingError
 from hdfbench.sweep.results import final_metrics
 from hdfbench.training.rundir import RunDir
 
@@ -48,12 +49,19 @@ def init_experiment(uri: str, name: str, artifact_root: Path) -> str:
 
     For local stores, artifacts go under ``artifact_root``; a tracking server keeps its own.
     """
-    client = _client(uri)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None if uri.startswith(("http://", "https://")) else Path(artifact_root).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None if uri.startswith(("http://", "https://")) else Path(artifact_root).resolve().as_uri()
+        return client.create_experiment(name, artifact_location=location)
+    except Exception as exc:  # whatever the store raises (sqlalchemy, REST, OS errors): one line naming it
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
+        raise TrackingError(f"tracking.uri {uri}: the MLflow store cannot be opened ({cause}); "
+                            f"{'move the damaged file ' + store + ' aside' if store != uri else 'check the server'} "
+                            "or set tracking.enabled: false; the run directories are unaffected") from None
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, str]:
