@@ -14,6 +14,7 @@ that the archives unzip to are accepted; a video ``<id>.mp4`` may stand in for a
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,9 @@ class DFEW(FileDataset):
 
     def read_split(self, path: Path) -> pd.DataFrame:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if not isinstance(table.index, pd.RangeIndex):  # rows with more fields than the header
+            line = next(n for n, row in enumerate(csv.reader(path.open(newline="")), start=1) if len(row) > 2)
+            raise DataError(f"{path}:{line}: expected 2 fields 'video_name,label', got more")
         if list(table.columns[:2]) != ["video_name", "label"]:
             raise DataError(f"{path}:1: expected the header 'video_name,label', got '{','.join(table.columns)}'")
         ids = table["video_name"].str.strip()

@@ -10,6 +10,7 @@ finds each clip's frame folder or video, counts its frames, decodes it into the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +52,31 @@ def split_rows(path: Path, expected: str, valid: Callable[[str], bool] = lambda 
         if len(fields) != 2 or not valid(fields[0]):
             raise DataError(f"{path}:{number}: expected '{expected}', got '{line}'")
         yield number, fields[0], fields[1]
+
+
+def read_split_file(read: Callable[[Path], pd.DataFrame], path: Path) -> pd.DataFrame:
+    """Return ``read(path)``, with a file that is not UTF-8, not a table, or lists no clip reported as
+    one ``DataError`` naming ``path:line``."""
+    try:
+        table = read(path)
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            start = 0
+        except UnicodeDecodeError as exc:  # the reader's own offset may be into a buffer, not the file
+            start = exc.start
+        line = raw[:start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[start]:02x})") from None
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame()
+    except pd.errors.ParserError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise DataError(f"{path}:{found.group(1) if found else 1}: not a readable split table "
+                        f"({str(exc).strip().splitlines()[0]})") from None
+    if table.empty:
+        raise DataError(f"{path}:1: the split file lists no clip")
+    return table
 
 
 class FileOptions(StrictModel):
@@ -138,7 +164,7 @@ class FileDataset(Dataset):
         path = self.split_file(fold, part)
         if not path.is_file():
             raise DataError(f"{self.name} split file {path} does not exist (fold {fold}, {part})")
-        table = self.read_split(path)
+        table = read_split_file(self.read_split, path)
         table["label"] = [self._label(v) for v in table["raw_label"]]
         table["file"] = str(path)
         return table
