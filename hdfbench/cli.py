@@ -7,6 +7,7 @@ preflight); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -48,7 +49,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.smoke:
         config, original = smoke(config), config
         print("smoke run; changed: " + "; ".join(changed_settings(original, config)))
-    outcome = run_sweep(config, source=str(args.config), smoke=args.smoke)
+    try:
+        outcome = run_sweep(config, source=str(args.config), smoke=args.smoke)
+    except OSError as exc:
+        exc.filename = exc.filename or str(config.experiment_dir)  # named in main's one-line message
+        raise
     print(f"{len(outcome.finished)} runs finished, {outcome.skipped} skipped (already done), "
           f"{len(outcome.failed)} failed; summary: {outcome.summary_path}")
     for run_id, reason in outcome.mirror_errors.items():
@@ -262,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SearchFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: no space left on the storage of {exc.filename or 'the output folder'}: free space there "
+              "and run the same command again (finished runs are kept)", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)

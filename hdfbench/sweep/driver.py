@@ -65,6 +65,7 @@ def collect(experiment_dir: Path, pending: list[str], grid, sweep_id: str, outco
     from hdfbench.sweep.tuner import trial_run_id
 
     errors = {trial_run_id(r): r.error for r in grid if r.error is not None}
+    reported = {trial_run_id(r): r.metrics["failed"] for r in grid if (r.metrics or {}).get("failed")}
     for run_id in pending:
         run = results.run_dir(experiment_dir, run_id)
         mirror_error = run.path / MIRROR_ERROR_FILE
@@ -78,6 +79,8 @@ def collect(experiment_dir: Path, pending: list[str], grid, sweep_id: str, outco
             outcome.finished.append(run_id)
         elif failure is not None and failure.get("sweep_id") == sweep_id:
             outcome.failed[run_id] = failure["reason"]
+        elif run_id in reported:  # failed.json could not be written (a full disk)
+            outcome.failed[run_id] = reported[run_id]
         elif run_id in errors:
             outcome.failed[run_id] = f"{_first_line(errors[run_id])} (after {len(attempts)} attempts)"
         else:

@@ -92,11 +92,15 @@ class MlflowMirror:
         try:
             fn(*args)
         except Exception as exc:  # the mirror must never break training
-            message = f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {exc}); mirroring stopped"
+            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            message = f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {cause}); mirroring stopped"
             log.warning("%s: %s", self.run_dir.path.name, message)
-            self.run_dir.path.mkdir(parents=True, exist_ok=True)
-            (self.run_dir.path / MIRROR_ERROR_FILE).write_text(message + "\n")
             self.client = None
+            try:
+                self.run_dir.path.mkdir(parents=True, exist_ok=True)
+                (self.run_dir.path / MIRROR_ERROR_FILE).write_text(message + "\n")
+            except OSError:  # a full or read-only disk: the warning above is all that can be kept
+                pass
 
     def start(self, params: dict[str, Any]) -> None:
         """Create (or reopen) the MLflow run and log params and tags."""

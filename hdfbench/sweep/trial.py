@@ -9,7 +9,9 @@ recorded in the run's ``failed.json`` and the trial ends without asking for a re
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -103,9 +105,14 @@ def run_trial(trial_config: dict[str, Any]) -> None:
         device = resolve_device(spec.training.device, info["placement"]["gpu_ids"])
         train(spec, run_dir, Hooks(on_start=on_start, on_epoch=on_epoch, on_done=on_done), device, info)
     except RETRYABLE as exc:
+        if not disk_full(exc):
+            if mirror:
+                mirror.fail(f"{type(exc).__name__}: {exc} (the trial may be retried)")
+            raise
+        reason = _own_failure(run_dir, exc, config["sweep_id"])  # a retry would fill the same disk again
         if mirror:
-            mirror.fail(f"{type(exc).__name__}: {exc} (the trial may be retried)")
-        raise
+            mirror.fail(reason)
+        tune.report({"failed": reason, "run_id": spec.run_id})
     except Exception as exc:  # the run's own failure: recorded, not retried
         reason = _own_failure(run_dir, exc, config["sweep_id"])
         if mirror:
@@ -132,7 +139,26 @@ def _own_failure(run_dir: RunDir, exc: Exception, sweep_id: str) -> str:
 
     if isinstance(exc, RunFailed):
         reason = str(exc)
+    elif disk_full(exc):
+        reason = disk_full_message(exc, run_dir.path)
     else:
         reason = f"{type(exc).__name__}: {exc}"
-    run_dir.mark_failed(reason, sweep_id=sweep_id, traceback=traceback.format_exc())
+    try:
+        run_dir.mark_failed(reason, sweep_id=sweep_id, traceback=traceback.format_exc())
+    except OSError:
+        pass  # a full disk: the reason still reaches the driver through Tune's report
     return reason
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Return whether ``exc`` says a disk or quota is full (retrying on the same storage would not help)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_message(exc: OSError, where: Path) -> str:
+    """Return one line naming the full storage, its free space, and what to do."""
+    path = Path(exc.filename) if exc.filename else where
+    folder = next((p for p in (path, *path.parents) if p.exists()), where)
+    free = shutil.disk_usage(folder).free
+    return (f"no space left on the storage of {path} ({free / 2**20:.1f} MiB free): free space there or move "
+            "output_dir, then run the same command again (finished runs are kept)")

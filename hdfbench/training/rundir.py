@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -94,8 +95,14 @@ class RunDir:
         return target
 
     def save_torch(self, path: Path, obj: Any) -> None:
-        """Save ``obj`` with torch.save to ``path`` atomically."""
-        atomic_write(path, lambda tmp: torch.save(obj, tmp))
+        """Save ``obj`` with torch.save to ``path`` atomically.
+
+        Serialised in memory first: torch's file writer reports a full disk as an opaque RuntimeError,
+        a plain write as the OSError (ENOSPC) it is.
+        """
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
 
     def load_torch(self, path: Path) -> Any:
         """Return the object saved at ``path`` (tensors mapped to CPU)."""
