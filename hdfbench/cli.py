@@ -7,7 +7,6 @@ preflight); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import sys
 from pathlib import Path
@@ -253,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from hdfbench.data import DataError
+    from hdfbench.fileio import disk_full
     from hdfbench.registry import UnknownNameError
     from hdfbench.sweep.errors import ClusterError, TrackingError
     from hdfbench.sweep.search import SearchFailed
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not disk_full(exc):
             raise
         print(f"error: no space left on the storage of {exc.filename or 'the output folder'}: free space there "
               "and run the same command again (finished runs are kept)", file=sys.stderr)

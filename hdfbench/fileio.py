@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 _UMASK_LOCK = threading.Lock()
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Return whether ``exc`` says a disk or quota is full (retrying on the same storage would not help)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def file_mode() -> int:

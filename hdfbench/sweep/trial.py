@@ -9,7 +9,6 @@ recorded in the run's ``failed.json`` and the trial ends without asking for a re
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import socket
@@ -18,6 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from hdfbench.fileio import disk_full
 from hdfbench.training import selection
 from hdfbench.training.rundir import RunDir, RunDirBusy
 from hdfbench.training.spec import RunSpec
@@ -104,16 +104,12 @@ def run_trial(trial_config: dict[str, Any]) -> None:
     try:
         device = resolve_device(spec.training.device, info["placement"]["gpu_ids"])
         train(spec, run_dir, Hooks(on_start=on_start, on_epoch=on_epoch, on_done=on_done), device, info)
-    except RETRYABLE as exc:
-        if not disk_full(exc):
+    except Exception as exc:
+        if isinstance(exc, RETRYABLE) and not disk_full(exc):  # retried by Tune; a full disk would fill again
             if mirror:
                 mirror.fail(f"{type(exc).__name__}: {exc} (the trial may be retried)")
             raise
-        reason = _own_failure(run_dir, exc, config["sweep_id"])  # a retry would fill the same disk again
-        if mirror:
-            mirror.fail(reason)
-        tune.report({"failed": reason, "run_id": spec.run_id})
-    except Exception as exc:  # the run's own failure: recorded, not retried
+        # the run's own failure: recorded, not retried
         reason = _own_failure(run_dir, exc, config["sweep_id"])
         if mirror:
             mirror.fail(reason)
@@ -149,10 +145,6 @@ def _own_failure(run_dir: RunDir, exc: Exception, sweep_id: str) -> str:
         pass  # a full disk: the reason still reaches the driver through Tune's report
     return reason
 
-
-def disk_full(exc: BaseException) -> bool:
-    """Return whether ``exc`` says a disk or quota is full (retrying on the same storage would not help)."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def disk_full_message(exc: OSError, where: Path) -> str:
