@@ -560,7 +560,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     """Return the validated experiment config in the YAML file ``path`` (with optional overrides)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(str(path), [Problem((), "file not found")])
+        problem = "is a folder, not a YAML file" if path.is_dir() else "file not found"
+        raise ConfigError(str(path), [Problem((), problem)])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -53,3 +53,21 @@ def test_hyperparameters_that_do_not_fit_the_classes_are_refused_before_ray(tmp_
     err = capsys.readouterr().err
     assert "c.yaml:6: strategies[0].hparams.alpha: has 2 weights for the 7 classes (Happy, Sad" in err
     assert "[dataset synthetic]" in err and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "c.yaml: <top level>: is a folder, not a YAML file"),
+    ("", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
+    ("- erm\n- groupdro\n", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
+], ids=["a-folder", "empty", "a-list"])
+def test_a_config_that_is_no_mapping_exits_2(tmp_path, capsys, content, expected):
+    path = tmp_path / "c.yaml"
+    path.mkdir() if content is None else path.write_text(content)
+    assert main(["validate", str(path)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("item", ["=3", "no-equals-sign"])
+def test_a_set_item_without_a_key_path_exits_2(config, capsys, item):
+    assert main(["validate", str(config), "--set", item]) == 2
+    assert f"--set: <top level>: expected KEY.PATH=VALUE, got '{item}'" in capsys.readouterr().err

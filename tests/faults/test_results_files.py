@@ -12,15 +12,19 @@ from hdfbench.testing.fake_results import FakeSpec, make_results
 DAMAGED = "fakeset-f2-s1-same-00000000"
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage"])
-def test_a_damaged_finished_run_is_named_and_the_rest_is_summarised_and_analysed(tmp_path, caplog, capsys, damage):
+@pytest.mark.parametrize("name, content", [
+    ("predictions.parquet", None), ("predictions.parquet", b"PAR1 not really parquet"),
+    ("config.json", b"{not json"), ("done", b""),
+], ids=["predictions-missing", "predictions-garbage", "config-garbage", "done-empty"])
+def test_a_damaged_finished_run_is_named_and_the_rest_is_summarised_and_analysed(tmp_path, caplog, capsys, name,
+                                                                                  content):
     path = make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0, 1)))
-    predictions = path / "runs" / DAMAGED / "predictions.parquet"
+    damaged = path / "runs" / DAMAGED / name
     (path / "summary.csv").unlink()  # derived: rebuilt from the run directories
-    if damage == "missing":
-        predictions.unlink()
+    if content is None:
+        damaged.unlink()
     else:
-        predictions.write_bytes(b"PAR1 not really parquet")
+        damaged.write_bytes(content)
     with caplog.at_level(logging.WARNING):
         assert main(["analyze", str(path), "--no-plots", "--out", str(tmp_path / "a")]) == 0
     assert f"run {DAMAGED} is damaged" in caplog.text and "`hdfbench run` trains it again" in caplog.text
