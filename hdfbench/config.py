@@ -541,19 +541,18 @@ def _set_path(raw: dict, parts: list[str | int], value: Any) -> None:
     """Set ``value`` at the key path ``parts`` of ``raw``, creating mappings on the way; list indices must exist."""
     node: Any = raw
     for depth, part in enumerate(parts):
-        where = format_loc(parts[:depth]) or "the top level"
+        where, last = format_loc(parts[:depth]) or "the top level", depth == len(parts) - 1
         if isinstance(node, list):
             if not isinstance(part, int) or part >= len(node):
                 raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a list of {len(node)} entries; "
                                                                   f"give an index from 0 to {len(node) - 1}")])
         elif not isinstance(node, dict):
             raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a value, not a mapping or a list")])
-        elif isinstance(part, int):
-            part = str(part)
-        if depth == len(parts) - 1:
-            node[part] = value
+        key: Any = part if isinstance(node, list) else str(part)
+        if last:
+            node[key] = value
         else:
-            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
+            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:

@@ -135,7 +135,7 @@ def _own_failure(run_dir: RunDir, exc: Exception, sweep_id: str) -> str:
 
     if isinstance(exc, RunFailed):
         reason = str(exc)
-    elif disk_full(exc):
+    elif isinstance(exc, OSError) and disk_full(exc):
         reason = disk_full_message(exc, run_dir.path)
     else:
         reason = f"{type(exc).__name__}: {exc}"

@@ -190,9 +190,9 @@ class Trainer:
         return torch.from_numpy(predict_logits(self.strategy, clips, self.spec.training.eval_batch_size, self.device))
 
     def _begin_stage(self, index: int, best: tuple[float | None, int | None]) -> tuple[float | None, int | None]:
-        """Start stage ``index`` at the current epoch; return the (best score, best epoch) to carry on with."""
+        """Start stage ``index`` (at its first epoch); return the (best score, best epoch) to carry on with."""
         stage = self.stages[index]
-        self.strategy.begin_stage(index, StageContext(self.epoch, self.train_labels, self._predict_train))
+        self.strategy.begin_stage(index, StageContext(stage.start, self.train_labels, self._predict_train))
         if stage.fresh_schedule:
             self.scheduler = self._build_scheduler(stage.start)
         log.info("%s: stage %d begins at epoch %d", self.spec.run_id, index, self.epoch)
