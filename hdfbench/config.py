@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hdfbench.config_base import LocalPath, StrictModel
+from hdfbench.fileio import first_non_utf8
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
 
@@ -563,10 +564,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
         raise ConfigError(str(path), [Problem((), problem)])
     try:
         text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ConfigError(str(path), [Problem((), f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
-                                              line)]) from None
+    except UnicodeDecodeError:
+        line, byte = first_non_utf8(path.read_bytes()) or (1, 0)
+        raise ConfigError(str(path), [Problem((), f"not UTF-8 text (byte 0x{byte:02x})", line)]) from None
     except OSError as exc:
         raise ConfigError(str(path), [Problem((), f"cannot be read ({exc.strerror})")]) from None
     try:

@@ -19,6 +19,15 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def first_non_utf8(raw: bytes) -> tuple[int, int] | None:
+    """Return (line number, byte value) of the first byte of ``raw`` that is not UTF-8, or None if all is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw[: exc.start].count(b"\n") + 1, raw[exc.start]
+    return None
+
+
 def file_mode() -> int:
     """Return the mode a plainly created file gets under the process umask (0o644 under umask 022)."""
     with _UMASK_LOCK:  # os.umask can only be read by setting it

@@ -30,6 +30,7 @@ from hdfbench.data.clips import CachedClips
 from hdfbench.data.errors import DataError, MediaError
 from hdfbench.data.media import count_frames, read_clip, resolve_clip
 from hdfbench.data.transforms import AugmentOptions
+from hdfbench.fileio import first_non_utf8
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,9 @@ def read_split_file(read: Callable[[Path], pd.DataFrame], path: Path) -> pd.Data
     one ``DataError`` naming ``path:line``."""
     try:
         table = read(path)
-    except UnicodeDecodeError:
-        raw = path.read_bytes()
-        try:
-            raw.decode("utf-8")
-            start = 0
-        except UnicodeDecodeError as exc:  # the reader's own offset may be into a buffer, not the file
-            start = exc.start
-        line = raw[:start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[start]:02x})") from None
+    except UnicodeDecodeError:  # the reader's own offset may be into a buffer, not the file
+        line, byte = first_non_utf8(path.read_bytes()) or (1, 0)
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{byte:02x})") from None
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
     except pd.errors.ParserError as exc:

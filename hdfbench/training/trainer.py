@@ -210,8 +210,9 @@ class Trainer:
                         self.spec.run_id, self.run_dir.checkpoint, type(exc).__name__, exc, moved.name)
             self.run_dir.write_metrics([])
             return 0, None, None
-        if self._schedule_start(state["epoch"]):  # built before the optimizer state, whose learning rate it would reset
-            self.scheduler = self._build_scheduler(self._schedule_start(state["epoch"]))
+        schedule_start = self._schedule_start(state["epoch"])
+        if schedule_start:  # built before the optimizer state is loaded, whose learning rate it would reset
+            self.scheduler = self._build_scheduler(schedule_start)
         self.strategy.load_checkpoint_state(state["strategy"])
         self.scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])

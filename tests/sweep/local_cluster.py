@@ -5,7 +5,8 @@ All nodes, the driver and the MLflow server run inside a network namespace the c
 interface address, and other sweeps on the machine would see the cluster. Each node runs in a PID
 namespace of its own, so killing its `unshare` process takes the whole node down at once (a lost
 node), and optionally in a mount namespace with private tmpfs folders (a disk of its own).
-Nothing here calls `ray stop`, which would end every Ray process on the machine.
+Nodes are stopped by the PIDs of the processes started here, never by Ray's stop-all command, which
+would end every Ray process on the machine.
 """
 
 from __future__ import annotations
