@@ -133,10 +133,10 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
         grid = run_tuner(config, f"sweep-{sweep_id}", experiment_dir / "ray", runs,
                          len(pending) * config.training.epochs)
         collect(experiment_dir, [s.run_id for s in pending], grid, sweep_id, outcome)
-        if tracking:
-            from hdfbench.sweep.tracking import reconcile
+    if tracking:  # every run, finished ones too: a kill between `done` and MLflow's update left it RUNNING
+        from hdfbench.sweep.tracking import reconcile
 
-            run_dirs = {s.run_id: results.run_dir(experiment_dir, s.run_id) for s in pending}
-            outcome.mirror_errors.update(reconcile(tracking["uri"], run_dirs, outcome.failed))
+        run_dirs = {s.run_id: results.run_dir(experiment_dir, s.run_id) for s in specs}
+        outcome.mirror_errors.update(reconcile(tracking["uri"], run_dirs, outcome.failed))
     outcome.summary_path, *_ = results.write_summary(experiment_dir)
     return outcome

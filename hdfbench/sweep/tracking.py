@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from hdfbench.fileio import atomic_write_text
 from hdfbench.metrics import confusion
 from hdfbench.sweep.errors import TrackingError
 from hdfbench.sweep.results import final_metrics
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Written into a run directory when mirroring it to MLflow failed (the driver reports it).
 MIRROR_ERROR_FILE = "mlflow_error.txt"
+#: The MLflow tag holding a run's directory (absolute path).
+RUN_DIR_TAG = "hdfbench.run_dir"
 #: Characters MLflow refuses in metric names.
 _NOT_MLFLOW = re.compile(r"[^\w\-. :/]")
 
@@ -123,16 +126,20 @@ class MlflowMirror:
             self.client.update_run(self.run_id, status="RUNNING")
             self._set_tags(self.tags)
             return
-        run = self.client.create_run(
-            self.experiment_id, run_name=str(self.tags["run_id"]),
-            tags={k: str(v) for k, v in self.tags.items()},
-        )
-        self.run_id = run.info.run_id
-        self._id_file.write_text(self.run_id)
+        tags = {k: str(v) for k, v in self.tags.items()} | {RUN_DIR_TAG: str(self.run_dir.path.resolve())}
+        self.run_id = self._unrecorded_run(tags) or self.client.create_run(
+            self.experiment_id, run_name=str(self.tags["run_id"]), tags=tags).info.run_id
+        atomic_write_text(self._id_file, self.run_id)
         items = [Param(k[:250], v[:6000]) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
-        self.client.set_tag(self.run_id, "hdfbench.run_dir", str(self.run_dir.path.resolve()))
+
+    def _unrecorded_run(self, tags: dict[str, str]) -> str | None:
+        """Return the id of an unfinished MLflow run of this run directory whose id never reached the
+        directory (the process was killed between creating it and writing ``mlflow_run_id``), or None."""
+        found = self.client.search_runs([self.experiment_id], filter_string=f"tags.run_id = '{tags['run_id']}'")
+        return next((run.info.run_id for run in found if run.info.status != "FINISHED"
+                     and run.data.tags.get(RUN_DIR_TAG) == tags[RUN_DIR_TAG]), None)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Set (or update) tags of the run."""

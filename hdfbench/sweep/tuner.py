@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from hdfbench._quiet import QUIET_ENV
 from hdfbench.config import ExperimentConfig
+from hdfbench.sweep import reaper
 from hdfbench.sweep.errors import ClusterError
 from hdfbench.sweep.provenance import package_dir
 from hdfbench.sweep.trial import run_trial
@@ -72,7 +73,7 @@ def init_ray(config: ExperimentConfig) -> None:
         _check_reachable(config.ray.address)
         ray.init(address=config.ray.address, runtime_env=runtime_env(config), **kwargs)
     else:
-        ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs)
+        reaper.local_node(lambda: ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs))
 
 
 class Progress(tune.Callback):

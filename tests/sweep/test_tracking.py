@@ -4,6 +4,7 @@ names MLflow refuses are mapped, not lost."""
 import pytest
 
 from hdfbench.sweep.tracking import MlflowMirror, init_experiment, mlflow_key, reconcile
+from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.training.rundir import RunDir
 
 
@@ -39,6 +40,34 @@ def test_backfill_logs_only_the_epochs_mlflow_missed(tmp_path, store):
     again.backfill(run.read_metrics())
     again.backfill(run.read_metrics())
     assert history(uri, run)[2] == [0, 1, 2]
+
+
+def test_a_run_killed_before_its_mlflow_id_was_saved_keeps_one_mlflow_run(tmp_path, store):
+    from mlflow import MlflowClient
+
+    uri, experiment = store
+    run = run_dir(tmp_path, "r", epochs=1)
+    MlflowMirror(uri, experiment, run, {"run_id": "r"}).start({"a": 1})
+    first = (run.path / "mlflow_run_id").read_text()
+    (run.path / "mlflow_run_id").unlink()  # killed between create_run and writing the id
+    other = run_dir(tmp_path / "elsewhere", "r", epochs=1)  # the same run id in another output_dir
+    MlflowMirror(uri, experiment, other, {"run_id": "r"}).start({"a": 1})
+    MlflowMirror(uri, experiment, run, {"run_id": "r"}).start({"a": 1})
+    assert (run.path / "mlflow_run_id").read_text() == first
+    assert (other.path / "mlflow_run_id").read_text() != first
+    assert len(MlflowClient(tracking_uri=uri).search_runs([experiment])) == 2
+
+
+def test_reconcile_finishes_a_done_run_left_running(tmp_path, store):
+    uri, experiment = store
+    spec = FakeSpec(folds=(1,), seeds=(0,), variants={"erm": ("erm", 0.0)}, epochs=2)
+    run = RunDir(next((make_results(tmp_path / "results", spec) / "runs").iterdir()))
+    mirror = MlflowMirror(uri, experiment, run, {"run_id": "r"})
+    mirror.start({})
+    mirror.log_metrics(run.read_metrics()[0], step=0)  # killed after `done`, before the mirror's finish
+    assert reconcile(uri, {"r": run}, {}) == {}
+    client, run_id, steps = history(uri, run)
+    assert client.get_run(run_id).info.status == "FINISHED" and steps == [0, 1]
 
 
 def test_reconcile_marks_dead_trials_and_leaves_finished_runs(tmp_path, store):

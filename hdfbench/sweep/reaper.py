@@ -1,0 +1,97 @@
+"""Clean up what a local Ray node leaves behind when its driver is killed with SIGKILL.
+
+Ray ties the processes the driver starts itself (GCS, raylet, monitors) to the driver's life through
+the kernel, but not the raylet's children: its dashboard and runtime-env agents notice the raylet's
+death, then spend a hard-coded 60 s trying to report it to the dead GCS before they exit.
+
+``local_node`` starts the node with a mark in its environment (every process of the node inherits
+it; the mark is removed from the driver's own environment afterwards, so nothing else the driver
+starts carries it) and, before that, a reaper: a small process holding the read end of a pipe whose
+write end only the driver holds. End of file means the driver is gone, by whatever death: the
+reaper then terminates every process still carrying the mark and exits. After a normal shutdown
+there is none left, and it just exits.
+
+Linux only (it reads ``/proc``); elsewhere the node starts without a reaper.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+_PROC = Path("/proc")
+#: The environment variable carrying the mark of one driver's local node.
+MARK = "HDFBENCH_NODE_MARK"
+#: Seconds between SIGTERM and SIGKILL for a node process that outlives its driver.
+GRACE_S = 1.0
+#: Write end of the pipe to this process's reaper (None until one is started); open for the driver's life.
+_pipe: int | None = None
+_mark = uuid.uuid4().hex
+
+
+def local_node(start: Callable[[], object]) -> None:
+    """Call ``start()`` (which starts a local Ray node) with this process's mark in the environment, after
+    starting this process's reaper if there is none yet; returns nothing."""
+    global _pipe
+    if _pipe is None and _PROC.is_dir():
+        read_end, _pipe = os.pipe()  # both non-inheritable: Ray's own processes never hold the write end
+        subprocess.Popen([sys.executable, "-m", "hdfbench.sweep.reaper", _mark], stdin=read_end,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(read_end)
+    os.environ[MARK] = _mark
+    try:
+        start()
+    finally:
+        del os.environ[MARK]
+
+
+def _alive(pid: int) -> bool:
+    """Return whether ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        return (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def marked(mark: str, variable: str = MARK) -> list[int]:
+    """Return the pids of the live processes whose environment has ``variable=mark``."""
+    needle = f"{variable}={mark}".encode()
+    found = []
+    for entry in _PROC.glob("[0-9]*"):
+        try:
+            carries = needle in (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if carries and int(entry.name) != os.getpid() and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def terminate(pids: list[int], grace: float = GRACE_S) -> None:
+    """Send SIGTERM to ``pids``, then SIGKILL to those still alive after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+            time.sleep(0.05)
+
+
+def watch(mark: str) -> None:
+    """Block until end of file on stdin (the driver is gone), then terminate the node's processes."""
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+    terminate(marked(mark))
+
+
+if __name__ == "__main__":
+    watch(sys.argv[1])

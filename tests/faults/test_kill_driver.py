@@ -1,0 +1,34 @@
+"""kill -9 of the driver at random moments, each followed by a rerun (the drill of
+``hdfbench.testing.kill_drill``): every run once in summary.csv and MLflow, every epoch once in both,
+no process left behind by a killed driver."""
+
+import pytest
+
+from hdfbench.sweep.reaper import marked
+from hdfbench.testing.kill_drill import MARK, drill
+from tests.conftest import tiny_config
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+    path = tiny_config(tmp_path, seeds=[0, 1], training={"epochs": 3, "batch_size": 8, "max_steps_per_epoch": 4,
+                                                          "device": "cpu"})
+    report = drill(str(path), [], kills=3, seed=3, jitter_s=2.0, settle_s=10.0)
+    assert report.problems == []
+    assert report.final_exit == 0 and len(report.kills) == 3
+    assert not any(kill.exited_before for kill in report.kills)
+
+
+def test_marked_finds_exactly_the_processes_that_carry_the_mark(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {MARK: "m1"}
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert marked("m1", MARK) == [child.pid]
+    finally:
+        child.kill(), other.kill(), child.wait(), other.wait()
+    assert marked("m1", MARK) == []
