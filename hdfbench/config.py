@@ -8,7 +8,6 @@ the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hdfbench.config_base import LocalPath, StrictModel
-from hdfbench.fileio import first_non_utf8
+from hdfbench.fileio import first_non_utf8, sqlite_unwritable, unwritable
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
 
@@ -248,10 +247,12 @@ class Problem:
     loc: Loc
     message: str
     line: int | None = None
+    #: where the offending value came from when not from the file (``--set KEY=VALUE``)
+    origin: str | None = None
 
     def render(self, source: str) -> str:
-        """Return ``source:line: key.path: message``."""
-        where = f"{source}:{self.line}" if self.line else source
+        """Return ``source:line: key.path: message`` (``--set KEY=VALUE: key.path: message`` for an override)."""
+        where = self.origin or (f"{source}:{self.line}" if self.line else source)
         return f"{where}: {format_loc(self.loc) or '<top level>'}: {self.message}"
 
 
@@ -476,8 +477,8 @@ def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
     if existing is not None and not existing.is_dir():
         problems.append(Problem(("output_dir",), f"{existing} is a file; output_dir must be a folder "
                                 "(or not exist yet)"))
-    elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        problems.append(Problem(("output_dir",), f"{existing} is not writable by this user"))
+    elif existing is not None and (problem := unwritable(existing)):
+        problems.append(Problem(("output_dir",), problem))
     if "://" in config.output_dir:
         problems.append(Problem(("output_dir",), "must be a folder path on storage every node mounts (a shared "
                                 "filesystem); object-store URIs are not supported (docs/cluster.md)"))
@@ -485,6 +486,8 @@ def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
         problems.append(Problem(("ray", "address"), "Ray Client (ray://) is not supported: run hdfbench on a "
                                 "node of the cluster and give the head's HOST:PORT (docs/cluster.md)"))
     sqlite = _sqlite_path(config.tracking_uri()) if config.tracking.enabled else None
+    if config.tracking.uri and sqlite is not None and (problem := sqlite_unwritable(sqlite)):
+        problems.append(Problem(("tracking", "uri"), f"the MLflow store: {problem}"))
     if config.ray.address and sqlite is not None:
         shared = Path(config.output_dir).resolve()
         if not config.tracking.allow_shared_sqlite:
@@ -498,8 +501,22 @@ def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
     return problems
 
 
-def parse_config(raw: Any, source: str = "<config>", text: str | None = None) -> ExperimentConfig:
-    """Return the validated config for a raw mapping; raise ``ConfigError`` listing all problems."""
+def _origin(overridden: dict[Loc, str], loc: Loc) -> str | None:
+    """Return ``--set ITEM`` if the value at ``loc`` came from (or lies under) an override, else None."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in overridden:
+            return f"--set {overridden[loc[:end]]}"
+    return None
+
+
+def parse_config(raw: Any, source: str = "<config>", text: str | None = None,
+                 overridden: dict[Loc, str] | None = None) -> ExperimentConfig:
+    """Return the validated config for a raw mapping; raise ``ConfigError`` listing all problems.
+
+    ``overridden`` maps the key paths set by ``--set`` to their items, so problems there name the item
+    rather than a line of the file.
+    """
+    overridden = overridden or {}
     index = _line_index(text) if text else {}
     problems = _duplicate_keys(text) if text else []
     if not isinstance(raw, dict):
@@ -516,19 +533,25 @@ def parse_config(raw: Any, source: str = "<config>", text: str | None = None) ->
         problems += _consistency_problems(config)
     schemas.update(component_schemas)
     if problems:
-        problems = [Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
+        problems = [Problem(p.loc, p.message, None, origin) if (origin := _origin(overridden, p.loc)) else
+                    Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
                     for p in _with_allowed_keys(problems, schemas)]
         raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, format_loc(p.loc))))
     return config
 
 
+def _override_parts(item: str) -> list[str | int]:
+    """Return the key path of a ``KEY.PATH=VALUE`` item (numbers are list indices)."""
+    key, sep, _ = item.partition("=")
+    if not sep or not key:
+        raise ConfigError("--set", [Problem((), f"expected KEY.PATH=VALUE, got '{item}'")])
+    return [int(p) if re.fullmatch(r"\d+", p) else p for p in key.split(".")]
+
+
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     """Return ``raw`` with ``key.path=value`` overrides applied (values parsed as YAML)."""
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError("--set", [Problem((), f"expected KEY.PATH=VALUE, got '{item}'")])
-        parts = [int(p) if re.fullmatch(r"\d+", p) else p for p in key.split(".")]
+        parts, value = _override_parts(item), item.partition("=")[2]
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError as exc:
@@ -576,7 +599,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
         raise ConfigError(str(path), [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
     overrides = list(overrides)
     raw = apply_overrides(raw, overrides) if overrides and isinstance(raw, dict) else raw
-    return parse_config(raw, str(path), text)
+    overridden = {tuple(_override_parts(item)): item for item in overrides}
+    return parse_config(raw, str(path), text, overridden)
 
 
 def smoke(config: ExperimentConfig) -> ExperimentConfig:

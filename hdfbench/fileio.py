@@ -78,3 +78,19 @@ def read_jsonl(path: str | Path) -> list[dict]:
         except json.JSONDecodeError:
             break
     return records
+
+
+def unwritable(path: str | Path) -> str | None:
+    """Return why nothing can be written at ``path``, naming its nearest existing ancestor ("/x is on
+    read-only storage", "/x is not writable by this user"), or None when it can be."""
+    existing = next(p for p in (Path(path), *Path(path).parents) if p.exists())
+    if os.access(existing, os.W_OK | (os.X_OK if existing.is_dir() else 0)):
+        return None
+    read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+    return f"{existing} {'is on read-only storage' if read_only else 'is not writable by this user'}"
+
+
+def sqlite_unwritable(db: str | Path) -> str | None:
+    """Return why a sqlite database at ``db`` could not be written (see ``unwritable``), or None; sqlite
+    also writes a journal beside the file, so its folder counts."""
+    return unwritable(db) or unwritable(Path(db).parent)

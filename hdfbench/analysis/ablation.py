@@ -22,7 +22,8 @@ DELTA_COLUMNS = ("test", "design", "estimate", "ci_low", "ci_high", "interval", 
                  "note")
 
 
-def families(summary: pd.DataFrame, variants: list[str], full: list[str] | None = None) -> dict[str, tuple[str | None, list[str]]]:
+def families(summary: pd.DataFrame, variants: list[str],
+             full: list[str] | None = None) -> dict[str, tuple[str | None, list[str]]]:
     """Return strategy → (full variant or None, its variants in order) for strategies with ≥ 2 variants."""
     out = {}
     for strategy, rows in summary.groupby("strategy", sort=True):

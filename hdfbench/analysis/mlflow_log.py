@@ -9,12 +9,12 @@ reported in the returned message and never fails the analysis.
 
 from __future__ import annotations
 
-import logging
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-log = logging.getLogger(__name__)
+from hdfbench.fileio import sqlite_unwritable
+from hdfbench.sweep.tracking import first_line
 
 
 def tracking_uri(config: dict, experiment_dir: Path) -> str | None:
@@ -28,19 +28,23 @@ def tracking_uri(config: dict, experiment_dir: Path) -> str | None:
     return f"sqlite:///{db.resolve()}" if db.exists() else None
 
 
-def reachable(uri: str, timeout: float = 3.0) -> bool:
-    """Return whether the store answers: a TCP connection for http(s), the database file for sqlite."""
+def store_problem(uri: str, timeout: float = 3.0) -> str | None:
+    """Return why the store cannot take the analysis (no TCP answer for http(s); a missing or read-only
+    database file for sqlite), or None."""
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             socket.create_connection((parsed.hostname, port), timeout=timeout).close()
         except OSError:
-            return False
-        return True
+            return f"tracking store {uri} is unreachable"
     if parsed.scheme == "sqlite":
-        return Path(uri.removeprefix("sqlite:///")).exists()
-    return True
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.exists():
+            return f"tracking store {db} does not exist"
+        if unwritable := sqlite_unwritable(db):
+            return f"tracking store {db}: {unwritable}"
+    return None
 
 
 def _log(uri: str, name: str, analysis) -> str:
@@ -51,8 +55,8 @@ def _log(uri: str, name: str, analysis) -> str:
     if experiment is None:
         return f"MLflow: no experiment '{name}' at {uri}; analysis not logged"
     sweep_id = analysis.experiment.sweep.get("sweep_id", "")
-    old = client.search_runs([experiment.experiment_id],
-                             filter_string=f"tags.`hdfbench.kind` = 'analysis' and tags.`hdfbench.sweep_id` = '{sweep_id}'")
+    old = client.search_runs([experiment.experiment_id], filter_string="tags.`hdfbench.kind` = 'analysis' and "
+                                                                     f"tags.`hdfbench.sweep_id` = '{sweep_id}'")
     for run in old:
         client.delete_run(run.info.run_id)
     run = client.create_run(experiment.experiment_id, run_name="analysis",
@@ -81,10 +85,9 @@ def log_analysis(analysis) -> str:
     uri = tracking_uri(config, analysis.experiment.path)
     if uri is None:
         return "MLflow: tracking disabled or no tracking store found; analysis not logged"
-    if not reachable(uri):  # MLflow's own HTTP retries would take minutes
-        return f"MLflow: tracking store {uri} is unreachable; analysis not logged"
+    if problem := store_problem(uri):  # MLflow's own HTTP retries would take minutes
+        return f"MLflow: {problem}; analysis not logged"
     try:
         return _log(uri, config.get("experiment", analysis.experiment.name), analysis)
     except Exception as exc:  # the analysis on disk is complete; MLflow is a mirror
-        log.warning("MLflow logging failed: %s", exc)
-        return f"MLflow: logging to {uri} failed ({type(exc).__name__}: {exc}); analysis not logged"
+        return f"MLflow: logging to {uri} failed ({type(exc).__name__}: {first_line(exc)}); analysis not logged"

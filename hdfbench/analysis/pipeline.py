@@ -15,8 +15,17 @@ from hdfbench.analysis import captions
 from hdfbench.analysis.ablation import ablation_pairs, ablation_table
 from hdfbench.analysis.comparisons import Settings, comparison_table, reference_pairs, select
 from hdfbench.analysis.export import (
-    WrittenTable, display_ablation, display_main, display_per_class, display_per_class_difference,
-    display_group_recall, display_held_out, display_phenomena, display_ranks, display_shift_gap, display_statistics,
+    WrittenTable,
+    display_ablation,
+    display_group_recall,
+    display_held_out,
+    display_main,
+    display_per_class,
+    display_per_class_difference,
+    display_phenomena,
+    display_ranks,
+    display_shift_gap,
+    display_statistics,
     write_table,
 )
 from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment

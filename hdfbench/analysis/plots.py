@@ -59,7 +59,8 @@ def recall_vs_frequency(analysis, out: Path, colours: dict) -> list[Figure]:
     figures = [save(fig, out, "recall_vs_frequency", "imbalance", caption)]
     fig, axes = _axes(len(datasets), 6, 3.4)
     for ax, dataset in zip(axes, datasets):
-        rows = counts[counts["dataset"] == dataset].groupby(["fold", "class"], as_index=False, sort=False)["count"].mean()
+        rows = (counts[counts["dataset"] == dataset]
+                .groupby(["fold", "class"], as_index=False, sort=False)["count"].mean())
         sns.barplot(rows, x="class", y="count", hue="fold", ax=ax, palette="Greys")
         ax.set(title=dataset, xlabel="", ylabel="training clips")
         ax.tick_params(axis="x", rotation=30)
@@ -150,7 +151,8 @@ def recall_heatmaps(analysis, out: Path, colours: dict) -> list[Figure]:
     per_class, diff = analysis.frames["per_class_recall"], analysis.frames["per_class_difference"]
     order, figures = analysis.experiment.variants, []
     for dataset, rows in per_class.groupby("dataset", sort=True):
-        grid = rows.pivot_table(index="variant", columns="class", values="recall_mean", observed=True).reindex(order).dropna(how="all")
+        grid = (rows.pivot_table(index="variant", columns="class", values="recall_mean", observed=True)
+                .reindex(order).dropna(how="all"))
         fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 1.0 + 0.45 * grid.shape[0]))
         sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax,
                     cbar_kws={"label": "recall (%)"})

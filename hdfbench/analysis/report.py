@@ -24,7 +24,8 @@ from hdfbench.fileio import atomic_write_text
 #: Report sections in order: (key, heading).
 SECTIONS = [("setup", "Setup"), ("main", "Main results"), ("ablation", "Ablation"), ("per_class", "Per-class recall"),
             ("heterogeneity", "Heterogeneity"), ("shift", "Distribution shift"), ("imbalance", "Imbalance"),
-            ("statistics", "Statistics"), ("phenomena", "Known phenomena"), ("training", "Training"), ("notes", "Notes")]
+            ("statistics", "Statistics"), ("phenomena", "Known phenomena"), ("training", "Training"),
+            ("notes", "Notes")]
 
 
 @dataclass

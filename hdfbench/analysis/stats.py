@@ -333,7 +333,8 @@ def friedman(scores: pd.DataFrame) -> TestResult:
     n, k = complete.shape
     notes = [f"{dropped} block(s) with missing methods dropped" if dropped else ""]
     if k < 3:
-        notes.append(f"{k} method(s): Friedman needs >= 3; use the Wilcoxon signed-rank (or sign) test on the paired differences")
+        notes.append(f"{k} method(s): Friedman needs >= 3; use the Wilcoxon signed-rank (or sign) test on the "
+                     "paired differences")
         return TestResult(FRIEDMAN, _NAN, _NAN, n, _NAN, _NAN, _NAN, _NAN, KENDALL_W, _join(*notes))
     if n < 2:
         notes.append(f"N = {n} block(s): nothing to test")

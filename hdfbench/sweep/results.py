@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -155,5 +156,11 @@ def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], 
         ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
         frame = frame[ordered].sort_values(["dataset", "variant", "fold", "seed"], ignore_index=True)
     if stamp is None or fresh or len(keep) != len(cached):
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        try:
+            atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            log.warning("%s not updated: %s (%s); the table is computed from the run directories for now",
+                        path, "read-only storage" if exc.errno == errno.EROFS else "no write permission", exc.strerror)
     return path, frame, missing, len(fresh)

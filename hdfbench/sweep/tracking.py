@@ -60,14 +60,14 @@ def init_experiment(uri: str, name: str, artifact_root: Path) -> str:
         location = None if uri.startswith(("http://", "https://")) else Path(artifact_root).resolve().as_uri()
         return client.create_experiment(name, artifact_location=location)
     except Exception as exc:  # whatever the store raises (sqlalchemy, REST, OS errors): one line naming it
-        cause = _first_line(exc) or type(exc).__name__
+        cause = first_line(exc) or type(exc).__name__
         store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
         raise TrackingError(f"tracking.uri {uri}: the MLflow store cannot be opened ({cause}); "
                             f"{'move the damaged file ' + store + ' aside' if store != uri else 'check the server'} "
                             "or set tracking.enabled: false; the run directories are unaffected") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """Return the first line of an exception's message (store errors append SQL and links below it)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
@@ -101,7 +101,7 @@ class MlflowMirror:
         try:
             fn(*args)
         except Exception as exc:  # the mirror must never break training
-            message = (f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {_first_line(exc)}); "
+            message = (f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {first_line(exc)}); "
                        "mirroring stopped")
             log.warning("%s: %s", self.run_dir.path.name, message)
             self.client = None

@@ -62,11 +62,18 @@ def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
     return "Tuner.restore" not in record.getMessage()
 
 
+def _not_experiment_state_sync(record: logging.LogRecord) -> bool:
+    """Return False for Tune's "Saving experiment state ... failed" traceback: hdfbench never reads Tune's
+    experiment state, and the storage error behind it (a full disk) reaches the user as one line anyway."""
+    return not record.getMessage().startswith("Saving experiment state")
+
+
 def init_ray(config: ExperimentConfig) -> None:
     """Start a local Ray instance, or attach to the cluster at ``ray.address`` (shipping the code)."""
     if ray.is_initialized():
         return
     logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)
+    logging.getLogger("ray.tune.execution.experiment_state").addFilter(_not_experiment_state_sync)
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.WARNING, configure_logging=True)
     if config.ray.address:

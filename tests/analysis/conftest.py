@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.analysis.pipeline import Options, analyze
+from hdfbench.testing.fake_results import FakeSpec, make_results
 
 #: 2 datasets × 5 folds × 3 seeds × 4 strategies, a DFEW-like 5-fold partition (n_test/n_train = 0.25):
 #: "better" is 5 points better than the reference by construction, "same" identical in distribution

@@ -1,7 +1,7 @@
 """``hdfbench analyze`` exit codes and messages."""
 
-from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.cli import main
+from hdfbench.testing.fake_results import FakeSpec, make_results
 
 
 def test_bad_directory_exits_2(tmp_path, capsys):

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from hdfbench.analysis import stats
-from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.analysis.load import load_experiment
 from hdfbench.analysis.pipeline import Options, compute
+from hdfbench.testing.fake_results import FakeSpec, make_results
 from tests.analysis.conftest import KNOWN
 
 

@@ -7,8 +7,8 @@ import time
 import pandas as pd
 import pytest
 
-from hdfbench.testing.fake_results import FakeSpec, make_results
 from hdfbench.analysis.load import ResultsError, load_experiment
+from hdfbench.testing.fake_results import FakeSpec, make_results
 
 
 def test_partial_sweep_reports_missing_runs(tmp_path):

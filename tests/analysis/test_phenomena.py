@@ -9,10 +9,10 @@ from scipy.stats import spearmanr
 from scipy.stats import t as student_t
 
 from hdfbench.analysis import stats
-from hdfbench.testing.fake_results import CLASSES, FakeSpec, make_results
 from hdfbench.analysis.pipeline import Options, analyze
 from hdfbench.analysis.shift import held_out, shifted_runs
 from hdfbench.metrics import uar
+from hdfbench.testing.fake_results import CLASSES, FakeSpec, make_results
 
 #: ERM loses recall on the rare classes (so recall tracks frequency); class-balanced ERM gives a little on every
 #: class to get the rare ones back (UAR up, WAR down); GroupDRO is better on every clip (worst groups up);

@@ -12,7 +12,6 @@ from scipy import stats as sps
 from hdfbench import metrics
 from hdfbench.analysis import stats
 
-
 # ---------------------------------------------------------------------------------------------
 # Nadeau–Bengio corrected t
 

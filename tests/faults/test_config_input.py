@@ -24,8 +24,10 @@ def config(tmp_path):
     ("seeds=[1", "--set: seeds: the value '[1' is not valid YAML"),
     ("output_dir={tmp}/afile", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
     ("output_dir={tmp}/afile/results", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
+    ("training.lr=0.1", "--set training.lr=0.1: training.lr: unknown key (allowed: epochs,"),
+    ("selection.rule=bogus", "--set selection.rule=bogus: selection.rule: Input should be 'best_val_uar'"),
 ], ids=["index-past-the-end", "name-for-an-index", "into-a-value", "bad-yaml-value", "output-dir-is-a-file",
-        "output-dir-under-a-file"])
+        "output-dir-under-a-file", "unknown-key-absent-from-the-file", "bad-value-for-a-section-absent-from-the-file"])
 def test_bad_overrides_exit_2_with_one_message(config, capsys, item, expected):
     tmp = str(config.parent)
     assert main(["validate", str(config), "--set", item.format(tmp=tmp)]) == 2

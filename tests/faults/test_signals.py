@@ -1,5 +1,7 @@
-"""kill -9 in the middle of a sweep, then the same command again: done runs are skipped,
-interrupted ones continue from their checkpoint, summary.csv has exactly one row per run."""
+"""Signals: kill -9 of a sweep's whole process group, then the same command again (done runs are skipped,
+interrupted ones continue from their checkpoint, summary.csv has exactly one row per run); Ctrl-C and
+SIGTERM (exit 130, the summary, every unfinished run listed, nothing left RUNNING in MLflow). kill -9
+of the driver alone at random moments is test_kill_driver.py."""
 
 import os
 import re
