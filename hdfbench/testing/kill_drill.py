@@ -87,6 +87,11 @@ def _progress(config: ExperimentConfig, run_ids: list[str]) -> tuple[int, int]:
             sum(len(run.read_metrics()) for run in runs if run.metrics.exists()))
 
 
+def _epochs_reached(config: ExperimentConfig, run_ids: list[str], target: int) -> Callable[[], bool]:
+    """Return a check of whether the run directories hold at least ``target`` epochs."""
+    return lambda: _progress(config, run_ids)[1] >= target
+
+
 def _settle(mark: str, seconds: float) -> list[str]:
     """Wait up to ``seconds`` for the marked processes to end; return those still alive."""
     deadline = time.monotonic() + seconds
@@ -181,7 +186,7 @@ def drill(config_path: str, overrides: list[str], kills: int, seed: int, jitter_
         mark, delay = uuid.uuid4().hex, rng.uniform(0.0, jitter_s)
         start = time.monotonic()
         driver = _launch(command, mark, log)
-        killed = _kill_when(driver, lambda t=target: _progress(config, run_ids)[1] >= t, delay)
+        killed = _kill_when(driver, _epochs_reached(config, run_ids, target), delay)
         kill = Kill(round(time.monotonic() - start, 1), *_progress(config, run_ids), exited_before=not killed)
         kill.survivors = _settle(mark, settle_s)
         report.kills.append(kill)
