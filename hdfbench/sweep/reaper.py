@@ -30,6 +30,8 @@ _PROC = Path("/proc")
 MARK = "HDFBENCH_NODE_MARK"
 #: Seconds between SIGTERM and SIGKILL for a node process that outlives its driver.
 GRACE_S = 1.0
+#: Seconds the reaper keeps looking for the node's processes after the driver's death.
+WATCH_S = 2.0
 #: Write end of the pipe to this process's reaper (None until one is started); open for the driver's life.
 _pipe: int | None = None
 _mark = uuid.uuid4().hex
@@ -86,11 +88,18 @@ def terminate(pids: list[int], grace: float = GRACE_S) -> None:
             time.sleep(0.05)
 
 
-def watch(mark: str) -> None:
-    """Block until end of file on stdin (the driver is gone), then terminate the node's processes."""
+def watch(mark: str, watch_s: float = WATCH_S, limit_s: float = 10.0) -> None:
+    """Block until end of file on stdin (the driver is gone), then terminate the node's processes: look for
+    them for ``watch_s`` seconds (one the dying node was starting may appear late), and on until none is
+    left or ``limit_s`` have passed."""
     while os.read(sys.stdin.fileno(), 4096):
         pass
-    terminate(marked(mark))
+    start = time.monotonic()
+    while (pids := marked(mark)) or time.monotonic() - start < watch_s:
+        terminate(pids)
+        if time.monotonic() - start > limit_s:
+            return
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

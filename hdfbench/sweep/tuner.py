@@ -80,7 +80,9 @@ def init_ray(config: ExperimentConfig) -> None:
         _check_reachable(config.ray.address)
         ray.init(address=config.ray.address, runtime_env=runtime_env(config), **kwargs)
     else:
-        reaper.local_node(lambda: ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs))
+        # address "local": a new node of our own, never the cluster a `ray start` on this machine recorded
+        reaper.local_node(lambda: ray.init(address="local", num_cpus=os.cpu_count(), object_store_memory=512 * 2**20,
+                                           **kwargs))
 
 
 class Progress(tune.Callback):

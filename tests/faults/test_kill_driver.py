@@ -32,3 +32,34 @@ def test_marked_finds_exactly_the_processes_that_carry_the_mark(tmp_path):
     finally:
         child.kill(), other.kill(), child.wait(), other.wait()
     assert marked("m1", MARK) == []
+
+
+def test_the_reaper_ends_marked_processes_once_its_driver_is_gone_even_late_ones():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from hdfbench.sweep import reaper
+
+    mark = "reaper-test-mark"
+    env = os.environ | {reaper.MARK: mark}
+    sleeper = [sys.executable, "-c",
+               "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"]
+    early = subprocess.Popen(sleeper, env=env)  # ignores SIGTERM: needs the SIGKILL
+    bystander = subprocess.Popen(sleeper)
+    read_end, write_end = os.pipe()
+    watcher = subprocess.Popen([sys.executable, "-m", "hdfbench.sweep.reaper", mark], stdin=read_end)
+    os.close(read_end)
+    try:
+        time.sleep(1.0)
+        assert early.poll() is None  # nothing happens while the driver (the write end) lives
+        os.close(write_end)
+        late = subprocess.Popen(sleeper, env=env)  # started as the node dies
+        assert watcher.wait(timeout=15) == 0
+        assert early.wait(timeout=5) == -9 and late.wait(timeout=5) in (-9, -15)  # SIGTERM if before its handler
+        assert bystander.poll() is None
+    finally:
+        for process in (early, bystander, watcher):
+            process.kill()
+            process.wait()
