@@ -21,8 +21,9 @@ import time
 import torch
 
 from hdfbench.config import OptimizerSpec
+from hdfbench.data.batch import Batch
 from hdfbench.models import build_backbone
-from hdfbench.strategies import STRATEGIES, Batch, StageContext, TaskInfo
+from hdfbench.strategies import STRATEGIES, StageContext, TaskInfo
 from hdfbench.training.device import autocast_dtype
 
 TARGETS = {"focal": 1.05, "groupdro": 1.05, "sam": 2.05, "hdf": 2.3, "chi2_dro": 1.05, "jtt": 1.05,

@@ -2,8 +2,8 @@
 
 WAR (weighted average recall) is plain accuracy; UAR (unweighted average recall) is the mean
 per-class recall over the classes present in ``y_true``; absent classes have recall NaN and are
-listed by ``absent_classes``. Group metrics follow WILDS: accuracy per value of a metadata field,
-and the worst group among the non-empty ones.
+listed by ``absent_classes``. Group metrics follow WILDS: accuracy per group (``data.groups.Grouper``:
+a metadata field's values, or class × value), and the worst group among the non-empty ones.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def evaluate_predictions(
     (names joined by ';'), ``n``; per group field ``worst_group_acc_<field>`` (groups: the field's
     values) and ``worst_group_acc_class_x_<field>`` (groups: class × value, GroupDRO's ``class*<field>``); and
     ``worst_group_acc``, the class × first-field one (the selection rule ``best_val_worst_group``
-    maximises it). All prefixed.
+    maximises it). All prefixed. Groups are those of the values ``predictions`` hold (a value unseen
+    in training is a group of its own).
     """
     y, p, k = predictions["label"].to_numpy(), predictions["pred"].to_numpy(), len(classes)
     out: dict[str, float | str] = {
@@ -108,16 +109,20 @@ def evaluate_predictions(
         "absent_classes": ";".join(classes[c] for c in absent_classes(y, k)),
     }
     out.update({f"recall_{name}": float(r) for name, r in zip(classes, per_class_recall(y, p, k))})
-    for field in group_fields:
-        values = predictions[field].astype(str)
-        out[worst_group_metric(field)] = worst_group_accuracy(y, p, values)[1]
-        out[worst_group_metric(f"class*{field}")] = worst_group_accuracy(y, p, class_groups(y, values, classes))[1]
+    out.update(worst_group_metrics(predictions, classes, group_fields))
     if group_fields:
         out["worst_group_acc"] = out[worst_group_metric(f"class*{group_fields[0]}")]
     return {f"{prefix}{key}": value for key, value in out.items()}
 
 
-def class_groups(y_true, values: Sequence, classes: Sequence[str]) -> np.ndarray:
-    """Return the class × value group name of each clip, e.g. ``Disgust|cctv``."""
-    names = np.asarray(classes, dtype=object)[np.asarray(y_true)]
-    return names + "|" + np.asarray(values, dtype=object).astype(str)
+def worst_group_metrics(predictions: pd.DataFrame, classes: Sequence[str], fields: Sequence[str]) -> dict[str, float]:
+    """Return the worst-group accuracy of ``predictions`` (columns ``label``, ``pred``, ``fields``) over each
+    field's values and over class × value, keyed by ``worst_group_metric`` (field, then class × field)."""
+    from hdfbench.data.groups import Grouper  # the data package loads torch: not for the table-only callers
+
+    y, p = predictions["label"].to_numpy(), predictions["pred"].to_numpy()
+    out = {}
+    for definition in (d for field in fields for d in (field, f"class*{field}")):
+        groups = Grouper.for_tables(definition, classes, [predictions]).table_names(predictions)
+        out[worst_group_metric(definition)] = worst_group_accuracy(y, p, groups)[1]
+    return out

@@ -74,3 +74,21 @@ def test_worst_group_over_class_and_field_by_brute_force():
     assert out["worst_group_acc"] == out["worst_group_acc_class_x_source"]
     assert out["worst_group_acc_source"] == pytest.approx(min((g["label"] == g["pred"]).mean()
                                                               for _, g in frame.groupby("source")))
+
+
+def test_worst_group_metrics_by_plain_loops():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"label": rng.integers(0, 3, 200), "pred": rng.integers(0, 3, 200),
+                          "source": rng.choice(["a", "b", "c"], 200), "subject": rng.integers(0, 5, 200)})
+    frame["pred"] = np.where(rng.random(200) < 0.7, frame["label"], frame["pred"])
+    out = metrics.worst_group_metrics(frame, ["x", "y", "z"], ["source", "subject"])
+    assert list(out) == ["worst_group_acc_source", "worst_group_acc_class_x_source",
+                         "worst_group_acc_subject", "worst_group_acc_class_x_subject"]
+    for field in ("source", "subject"):
+        for key, by_class in ((f"worst_group_acc_{field}", False), (f"worst_group_acc_class_x_{field}", True)):
+            hits: dict = {}
+            for y, p, v in zip(frame["label"], frame["pred"], frame[field]):
+                group = (y, str(v)) if by_class else str(v)
+                right, n = hits.get(group, (0, 0))
+                hits[group] = (right + (y == p), n + 1)
+            assert out[key] == pytest.approx(min(right / n for right, n in hits.values()))

@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from hdfbench.strategies.base import Batch
+from hdfbench.data.batch import Batch
+from hdfbench.data.groups import field_codes
 
 #: Kinetics mean and std (pytorchvideo's X3D recipes), per RGB channel.
 MEAN = torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1, 1)
@@ -38,13 +39,9 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
     return moved
 
 
-def group_codes(tables: list[pd.DataFrame], fields: tuple[str, ...]) -> dict[str, list[str]]:
-    """Return, per metadata field, the sorted list of its values over all ``tables`` (code = index)."""
-    return {f: sorted({str(v) for t in tables for v in t[f]}) for f in fields}
-
-
 class ClipSet(torch.utils.data.Dataset):
-    """Clips with labels and integer group codes; fetched a whole batch at a time as uint8.
+    """Clips with labels and integer metadata codes (``codes``: each field's values in code order, see
+    ``data.groups.field_values``); fetched a whole batch at a time as uint8.
 
     ``clips`` is a uint8 array (N, T, H, W, 3) or a clip array (``Dataset.clip_array``) indexed the
     same way. Indices may be plain positions or ``(epoch, position)`` pairs from ``EpochSampler``;
@@ -54,10 +51,7 @@ class ClipSet(torch.utils.data.Dataset):
     def __init__(self, clips, table: pd.DataFrame, codes: dict[str, list[str]], seed: int = 0):
         self.clips, self.seed = clips, seed
         self.labels = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
-        self.groups = {
-            field: torch.tensor(table[field].astype(str).map({v: i for i, v in enumerate(values)}).to_numpy())
-            for field, values in codes.items()
-        }
+        self.groups = {field: torch.tensor(code) for field, code in field_codes(table, codes).items()}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -131,5 +125,6 @@ def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num
                       **workers)
 
 
-def _as_is(batch: Batch) -> Batch:
+def _as_is(batch: Any) -> Any:
+    """Return the ``Batch`` that ``ClipSet.__getitems__`` built (DataLoader's types promise a list)."""
     return batch

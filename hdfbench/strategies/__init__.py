@@ -21,7 +21,6 @@ from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
 )
 from hdfbench.strategies.base import (
     STRATEGIES,
-    Batch,
     NonFiniteLossError,
     Stage,
     StageContext,
@@ -30,5 +29,4 @@ from hdfbench.strategies.base import (
     register,
 )
 
-__all__ = ["STRATEGIES", "Batch", "Hparams", "NonFiniteLossError", "Stage", "StageContext", "Strategy", "TaskInfo",
-           "register"]
+__all__ = ["STRATEGIES", "Hparams", "NonFiniteLossError", "Stage", "StageContext", "Strategy", "TaskInfo", "register"]

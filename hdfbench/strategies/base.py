@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdfbench.config_base import StrictModel
+from hdfbench.data.batch import Batch
+from hdfbench.data.groups import Grouper
 from hdfbench.losses import class_balanced_weights
 from hdfbench.models.memory_format import channels_last_problem
 from hdfbench.optim import OptimizerSpec, build_optimizer
@@ -55,26 +57,6 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-@dataclass
-class Batch:
-    """One mini-batch: clips (B, 3, T, H, W), labels (B,), integer group codes per metadata field, and
-    each clip's position in the training set (``index``; None where the batch is not from one)."""
-
-    clips: torch.Tensor
-    labels: torch.Tensor
-    groups: dict[str, torch.Tensor] = field(default_factory=dict)
-    index: torch.Tensor | None = None
-
-    def to(self, device: torch.device) -> "Batch":
-        """Return this batch on ``device``."""
-        return Batch(
-            self.clips.to(device, non_blocking=True),
-            self.labels.to(device, non_blocking=True),
-            {k: v.to(device, non_blocking=True) for k, v in self.groups.items()},
-            None if self.index is None else self.index.to(device, non_blocking=True),
-        )
-
-
 @dataclass(frozen=True)
 class Stage:
     """One stage of a multi-stage strategy: its first epoch, and whether the learning-rate schedule
@@ -97,7 +79,12 @@ class StageContext:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What a strategy may know about the training fold: classes, group fields and their sizes."""
+    """What a strategy may know about the training fold: classes, group fields and their sizes.
+
+    ``class_names`` and ``group_names`` (each metadata field's values in code order) are what a
+    ``Grouper`` is built from; ``group_counts`` holds the training counts of every field and
+    ``class*<field>`` definition, in group-id order.
+    """
 
     num_classes: int
     class_counts: tuple[int, ...]
@@ -105,10 +92,14 @@ class TaskInfo:
     class_names: tuple[str, ...] = ()
     group_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def counts_for(self, groups: str) -> tuple[int, ...]:
-        """Return the training clip count of each group of a definition (``class``, a field or
-        ``class*field``), in group-id order."""
-        return self.class_counts if groups == "class" else self.group_counts[groups]
+    def grouper(self, definition: str) -> Grouper:
+        """Return the Grouper of ``definition`` over the training classes and field values."""
+        return Grouper(definition, self.class_names, self.group_names)
+
+    def counts_for(self, definition: str) -> tuple[int, ...]:
+        """Return the training clip count of each group of ``definition``, in group-id order."""
+        grouper = self.grouper(definition)
+        return self.class_counts if grouper.field is None else self.group_counts[definition]
 
 
 class NoHparams(StrictModel):
@@ -120,6 +111,7 @@ class Strategy(nn.Module):
 
     name: ClassVar[str] = ""
     Hparams: ClassVar[type[StrictModel]] = NoHparams
+    class_weights: torch.Tensor | None
 
     @staticmethod
     def search_space(trial) -> dict[str, Any]:
@@ -164,7 +156,7 @@ class Strategy(nn.Module):
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         for module in self.model.modules() if channels_last else ():
             if isinstance(module, nn.Conv3d):  # 5-D weights only (DAM's 2-D convolutions stay as they are)
-                module.to(memory_format=self.memory_format)
+                module.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # stubs lack the argument
 
     def model_outputs(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the model's (logits, features) for ``clips``, in float32.

@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
-from hdfbench.data.groups import Grouper, group_problems
+from hdfbench.data.groups import group_problems
 from hdfbench.strategies.base import Strategy, TaskInfo, register
 
 
@@ -45,7 +45,7 @@ class GroupReweight(Strategy):
 
     def __init__(self, model, hparams, task: TaskInfo, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
-        self.grouper = Grouper(hparams.groups, task.class_names, task.group_names)
+        self.grouper = task.grouper(hparams.groups)
         self.register_buffer("group_weights", group_weights(task.counts_for(hparams.groups), hparams.power))
 
     def compute_loss(self, logits, features, batch):

@@ -21,9 +21,9 @@ import torch
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
-from hdfbench.data.groups import Grouper, group_problems
+from hdfbench.data.groups import group_problems
 from hdfbench.losses import GroupDRO as GroupDROLoss
-from hdfbench.strategies.base import Strategy, TaskInfo, register
+from hdfbench.strategies.base import Strategy, register
 
 
 class GroupDROHparams(StrictModel):
@@ -33,11 +33,6 @@ class GroupDROHparams(StrictModel):
     groups: str = Field("class", description="'class', a metadata field, or 'class*<field>'")
     normalize_loss: bool = False
     adjustment: float = Field(0.0, ge=0)
-
-
-def grouper(groups: str, task: TaskInfo) -> Grouper:
-    """Return the grouper of a ``groups`` setting over the training task's classes and metadata."""
-    return Grouper(groups, task.class_names, task.group_names)
 
 
 @register("groupdro")
@@ -56,7 +51,7 @@ class GroupDRO(Strategy):
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
-        self.grouper = grouper(hparams.groups, task)
+        self.grouper = task.grouper(hparams.groups)
         self.group_names = self.grouper.names
         self.dro = GroupDROLoss(len(self.group_names), eta=hparams.eta, normalize_loss=hparams.normalize_loss,
                                 adjustment=hparams.adjustment, group_counts=list(task.counts_for(hparams.groups)))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field
 from torch import nn
 
 from hdfbench.config_base import StrictModel
+from hdfbench.data.batch import Batch
 from hdfbench.optim import SAM, optimizer_class
-from hdfbench.strategies.base import Batch, Strategy, register
+from hdfbench.strategies.base import Strategy, register
 from hdfbench.strategies.erm import ERM
 
 
@@ -44,11 +45,12 @@ def build_sam(strategy: Strategy, spec, rho: float, adaptive: bool) -> SAM:
 
 def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict[str, float]:
     """Do one SAM step of ``strategy`` (whose optimizer is a ``SAM``); return the first pass's logs."""
+    optimizer = cast(SAM, strategy.optimizer)
     strategy.model.train()
-    strategy.optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=True)
     loss, logs = strategy.forward_loss(batch)
     loss.backward()
-    grad_norm = strategy.optimizer.first_step(zero_grad=True)
+    grad_norm = optimizer.first_step(zero_grad=True)
     strategy.updating_state = False
     try:
         with frozen_batchnorm(strategy.model, freeze_bn):
@@ -56,7 +58,7 @@ def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict
         perturbed.backward()
     finally:
         strategy.updating_state = True
-    strategy.optimizer.second_step(zero_grad=True)
+    optimizer.second_step(zero_grad=True)
     return {"loss": float(loss.detach()), "sam_loss": float(perturbed.detach()), "grad_norm": grad_norm, **logs}
 
 
@@ -73,7 +75,7 @@ class SAMHparams(StrictModel):
 class SAMOnly(ERM):
     """ERM's loss, minimised with SAM around the configured base optimizer."""
 
-    Hparams = SAMHparams
+    Hparams = SAMHparams  # type: ignore[assignment]  # ERM's is inferred as type[ERMHparams]
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from hdfbench.fileio import atomic_write, atomic_write_json
-from hdfbench.metrics import evaluate_predictions
+from hdfbench.metrics import evaluate_predictions, worst_group_metric
 from hdfbench.training.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,15 @@ def summary_row(run: RunDir) -> dict:
         "worst_class_recall": final["test_worst_class_recall"],
     }
     row.update({f"recall_{c}": final[f"test_recall_{c}"] for c in classes})
-    row.update({f"worst_group_acc_{f}": final[f"test_worst_group_acc_{f}"] for f in fields})
-    row.update({f"worst_group_acc_class_x_{f}": final.get(f"test_worst_group_acc_class_x_{f}") for f in fields})
+    row.update({worst_group_metric(f): final[f"test_{worst_group_metric(f)}"] for f in fields})
+    products = [worst_group_metric(f"class*{f}") for f in fields]
+    row.update({name: final.get(f"test_{name}") for name in products})
     options = spec["dataset"].get("options", {})
     row.update(protocol=options.get("protocol", ""), test_prior=options.get("test_prior", ""))
     if "test_id_uar" in final:  # a shifted protocol: the same run on held-out in-distribution clips
         row.update(id_test_uar=final["test_id_uar"], id_test_war=final["test_id_war"])
-        for f in fields:
-            row[f"id_worst_group_acc_{f}"] = final[f"test_id_worst_group_acc_{f}"]
-            row[f"id_worst_group_acc_class_x_{f}"] = final[f"test_id_worst_group_acc_class_x_{f}"]
+        for name in (worst_group_metric(d) for f in fields for d in (f, f"class*{f}")):
+            row[f"id_{name}"] = final[f"test_id_{name}"]
     row.update(n_test=final["test_n"], absent_classes=final["test_absent_classes"],
                bad_clips_skipped=final["bad_clips_skipped"], device=done.get("device", ""),
                precision=done.get("precision", ""), node_id=done.get("placement", {}).get("node_id", ""),
@@ -143,7 +143,7 @@ def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], 
         done = _mtime(run.done)
         if done is None:
             missing.append(run_id)
-        elif run_id in cached.index and done <= stamp:
+        elif stamp is not None and run_id in cached.index and done <= stamp:
             keep.append(run_id)
         elif isinstance(row := _row_or_damage(run), dict):
             fresh.append(row)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hdfbench.metrics import class_groups, confusion, per_class_recall, worst_group_accuracy, worst_group_metric
+from hdfbench.metrics import confusion, per_class_recall, worst_group_metrics
 
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 #: DFEW-like class prior.
@@ -66,13 +66,7 @@ def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy) -> np.n
 
 
 def _group_columns(test: pd.DataFrame, prefix: str = "") -> dict:
-    row = {}
-    for name in ("source", "subject"):
-        row[f"{prefix}{worst_group_metric(name)}"] = worst_group_accuracy(test["label"], test["pred"], test[name])[1]
-        groups = class_groups(test["label"], test[name], CLASSES)
-        row[f"{prefix}{worst_group_metric(f'class*{name}')}"] = worst_group_accuracy(test["label"], test["pred"],
-                                                                                     groups)[1]
-    return row
+    return {f"{prefix}{k}": v for k, v in worst_group_metrics(test, CLASSES, ("source", "subject")).items()}
 
 
 def _test_frame(meta: dict, labels: np.ndarray, pred: np.ndarray) -> pd.DataFrame:

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from hdfbench.data import build_dataset, make_splits
-from hdfbench.data.groups import Grouper
-from hdfbench.data.loader import ClipSet, group_codes, make_loader, to_device, to_float_clips
+from hdfbench.data.groups import definition_counts, field_values
+from hdfbench.data.loader import ClipSet, make_loader, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
@@ -95,16 +95,9 @@ def task_info(train_set: ClipSet, classes: tuple[str, ...], codes: dict[str, lis
 
     Group counts are given per metadata field and per class × field product (``class*<field>``).
     """
-    k = len(classes)
-    counts = {f: torch.bincount(train_set.groups[f], minlength=len(codes[f])) for f in codes}
-    for f in codes:
-        joint = train_set.labels * len(codes[f]) + train_set.groups[f]
-        counts[f"class*{f}"] = torch.bincount(joint, minlength=k * len(codes[f]))
-    return TaskInfo(
-        num_classes=k, class_counts=tuple(int(c) for c in torch.bincount(train_set.labels, minlength=k)),
-        group_counts={f: tuple(int(c) for c in v) for f, v in counts.items()},
-        class_names=tuple(classes), group_names={f: tuple(v) for f, v in codes.items()},
-    )
+    counts = definition_counts(classes, codes, train_set.labels, train_set.groups)
+    return TaskInfo(num_classes=len(classes), class_counts=counts.pop("class"), group_counts=counts,
+                    class_names=tuple(classes), group_names={f: tuple(v) for f, v in codes.items()})
 
 
 class Trainer:
@@ -137,7 +130,7 @@ class Trainer:
                             "has no group field")
         # groups are what training sees: a value met only in validation or test (a held-out source)
         # is not trained on, and the metrics report it from the prediction tables
-        codes = group_codes([self.splits.train], self.fields)
+        codes = field_values([self.splits.train], self.fields)
         # file-backed datasets read lazily from their cache; training clips resample every epoch
         self.clips = {name: dataset.clip_array(table, train=name == "train")
                       for name, table in self.splits.tables().items()}
@@ -162,8 +155,7 @@ class Trainer:
         # built once: with persistent workers the same processes serve every epoch
         balance_ids = None
         if spec.strategy.balance == "sample":  # the same groups GroupDRO would use for this definition
-            balance_ids = Grouper(spec.strategy.balance_groups, dataset.classes, codes).ids(train_set.labels,
-                                                                                            train_set.groups)
+            balance_ids = task.grouper(spec.strategy.balance_groups).ids(train_set.labels, train_set.groups)
         self.train_loader = make_loader(
             train_set, training.batch_size, shuffle=True, seed=spec.seed * 100_003,
             num_workers=training.num_workers, balance_ids=balance_ids,
@@ -228,7 +220,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
-        self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]  (an EpochSampler)
+        self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]  # an EpochSampler
         totals: dict[str, float] = {}
         start, steps, clips = time.perf_counter(), 0, 0
         for batch in self.train_loader:
@@ -257,7 +249,8 @@ class Trainer:
             self.run_dir.mark_failed(reason)
             raise RunFailed(reason) from None
         finally:
-            self.train_loader = None  # ends persistent DataLoader workers (a Ray actor may be reused)
+            # ends persistent DataLoader workers (a Ray actor may be reused)
+            self.train_loader = None  # type: ignore[assignment]
 
     def _run(self) -> dict:
         spec = self.spec
@@ -299,7 +292,7 @@ class Trainer:
             self.hooks.call("on_epoch", record)
         return self._finish(best_epoch)
 
-    def _finish(self, best_epoch: int) -> dict:
+    def _finish(self, best_epoch: int | None) -> dict:
         self.strategy.load_state_dict(self.run_dir.load_torch(self.run_dir.best)["module"])
         evaluated = [self._evaluate(split) for split in self.splits.tables() if split != "train"]
         self.run_dir.write_predictions(pd.concat([table for table, _ in evaluated], ignore_index=True))

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
-from hdfbench.strategies import STRATEGIES, Batch, StageContext
+from hdfbench.data.batch import Batch
+from hdfbench.strategies import STRATEGIES, StageContext
 from hdfbench.testing.contract import learnable_batches
 from hdfbench.testing.contract import make as make_strategy
 from hdfbench.training.rundir import RunDir
