@@ -127,7 +127,8 @@ def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num
     if num_workers:
         workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
-                      collate_fn=_as_is, pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed),
+                      collate_fn=_as_is,  # type: ignore[arg-type]  # gets ClipSet.__getitems__' Batch, not a list
+                      pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed),
                       **workers)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field
 from torch import nn
@@ -44,11 +44,12 @@ def build_sam(strategy: Strategy, spec, rho: float, adaptive: bool) -> SAM:
 
 def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict[str, float]:
     """Do one SAM step of ``strategy`` (whose optimizer is a ``SAM``); return the first pass's logs."""
+    optimizer = cast(SAM, strategy.optimizer)  # what build_sam returned
     strategy.model.train()
     strategy.optimizer.zero_grad(set_to_none=True)
     loss, logs = strategy.forward_loss(batch)
     loss.backward()
-    grad_norm = strategy.optimizer.first_step(zero_grad=True)
+    grad_norm = optimizer.first_step(zero_grad=True)
     strategy.updating_state = False
     try:
         with frozen_batchnorm(strategy.model, freeze_bn):
@@ -56,7 +57,7 @@ def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict
         perturbed.backward()
     finally:
         strategy.updating_state = True
-    strategy.optimizer.second_step(zero_grad=True)
+    optimizer.second_step(zero_grad=True)
     return {"loss": float(loss.detach()), "sam_loss": float(perturbed.detach()), "grad_norm": grad_norm, **logs}
 
 
@@ -74,6 +75,7 @@ class SAMOnly(ERM):
     """ERM's loss, minimised with SAM around the configured base optimizer."""
 
     Hparams = SAMHparams
+    hparams: SAMHparams
 
     @staticmethod
     def search_space(trial) -> dict:

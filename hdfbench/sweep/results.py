@@ -143,7 +143,7 @@ def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], 
         done = _mtime(run.done)
         if done is None:
             missing.append(run_id)
-        elif run_id in cached.index and done <= stamp:
+        elif stamp is not None and run_id in cached.index and done <= stamp:
             keep.append(run_id)
         elif isinstance(row := _row_or_damage(run), dict):
             fresh.append(row)
