@@ -127,23 +127,27 @@ class ModelSpec(StrictModel):
 class TrainingSpec(StrictModel):
     """How each run trains, and how it uses its device (the GPU settings are docs/cluster.md's recipe)."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(16, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="auto: CUDA when the trial was given a GPU, else CPU")
-    num_workers: int = Field(0, ge=0)
-    val_fraction: float = Field(0.1, gt=0, le=0.5)
-    max_steps_per_epoch: int | None = Field(None, ge=1)
+        default="auto", description="auto: CUDA when the trial was given a GPU, else CPU")
+    num_workers: int = Field(default=0, ge=0)
+    val_fraction: float = Field(default=0.1, gt=0, le=0.5)
+    max_steps_per_epoch: int | None = Field(default=None, ge=1)
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32")
-    channels_last: bool = Field(False, description="channels_last_3d memory format for the model and its clips")
-    pin_memory: Literal["auto"] | bool = Field("auto", description="page-locked batches (auto: on CUDA)")
-    persistent_workers: bool = Field(True, description="keep DataLoader workers across epochs (num_workers > 0)")
-    prefetch_factor: int = Field(2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)")
-    cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels for the fixed clip shape")
+        default="auto",
+        description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32")
+    channels_last: bool = Field(default=False, description="channels_last_3d memory format for the model and its clips")
+    pin_memory: Literal["auto"] | bool = Field(default="auto", description="page-locked batches (auto: on CUDA)")
+    persistent_workers: bool = Field(
+        default=True, description="keep DataLoader workers across epochs (num_workers > 0)")
+    prefetch_factor: int = Field(
+        default=2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)")
+    cudnn_benchmark: bool = Field(
+        default=True, description="let cuDNN pick the fastest kernels for the fixed clip shape")
 
     #: Fields added after run ids were first published: they enter a run's fingerprint only when set
     #: away from their defaults, so existing run directories keep their ids and resume.
@@ -161,8 +165,8 @@ class SelectionSpec(StrictModel):
 class ResourcesSpec(StrictModel):
     """Ray resources of one trial."""
 
-    cpu: float = Field(1, gt=0)
-    gpu: float = Field(0, ge=0)
+    cpu: float = Field(default=1, gt=0)
+    gpu: float = Field(default=0, ge=0)
 
 
 class TrackingSpec(StrictModel):
@@ -174,19 +178,20 @@ class TrackingSpec(StrictModel):
 
     enabled: bool = True
     uri: str | None = None
-    allow_shared_sqlite: bool = Field(False, description="on a cluster, let every node write one sqlite file")
+    allow_shared_sqlite: bool = Field(default=False, description="on a cluster, let every node write one sqlite file")
 
 
 class RaySpec(StrictModel):
     """The Ray instance: local (address null) or an existing cluster (``HOST:PORT`` of its head)."""
 
     address: str | None = None
-    max_concurrent_trials: int | None = Field(None, ge=1)
-    max_failures: int = Field(2, ge=0, description="retries of a trial whose process or node was lost")
-    ship_code: bool = Field(True, description="send the hdfbench package to a cluster's nodes with each job")
+    max_concurrent_trials: int | None = Field(default=None, ge=1)
+    max_failures: int = Field(default=2, ge=0, description="retries of a trial whose process or node was lost")
+    ship_code: bool = Field(default=True, description="send the hdfbench package to a cluster's nodes with each job")
     py_modules: list[LocalPath] = Field(default_factory=list,
                                         description="more local packages to send (plugins, module:Class files)")
-    preflight_timeout_s: float = Field(120, gt=0, description="how long each node may take to answer the preflight")
+    preflight_timeout_s: float = Field(
+        default=120, gt=0, description="how long each node may take to answer the preflight")
 
     @field_validator("py_modules")
     @classmethod
@@ -373,7 +378,7 @@ def _submodels(annotation: Any) -> list[type[StrictModel]]:
 
 def _component_items(raw: dict) -> list[tuple[Loc, str, Any, Any, str]]:
     """Return (location, registry kind, name, options, options key) of each named component in ``raw``."""
-    items = []
+    items: list[tuple[Loc, str, Any, Any, str]] = []
     for key, kind, options_key in (("datasets", "datasets", "options"), ("strategies", "strategies", "hparams")):
         entries = raw.get(key)
         for i, entry in enumerate(entries if isinstance(entries, list) else []):
@@ -537,6 +542,7 @@ def parse_config(raw: Any, source: str = "<config>", text: str | None = None,
                     Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
                     for p in _with_allowed_keys(problems, schemas)]
         raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, format_loc(p.loc))))
+    assert config is not None, "a ValidationError always adds problems"
     return config
 
 
@@ -595,8 +601,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
-        raise ConfigError(str(path), [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+        at = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
+        raise ConfigError(str(path), [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", at)]) from None
     overrides = list(overrides)
     raw = apply_overrides(raw, overrides) if overrides and isinstance(raw, dict) else raw
     overridden = {tuple(_override_parts(item)): item for item in overrides}

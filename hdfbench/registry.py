@@ -44,7 +44,7 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} '{name}' is already registered by {self._entries[name]!r}")
             self._entries[name] = obj
             if isinstance(obj, type) and not getattr(obj, "name", None):
-                obj.name = name
+                setattr(obj, "name", name)  # noqa: B010  (a class of any kind: its type does not declare ``name``)
             return obj
 
         return decorator
@@ -53,6 +53,7 @@ class Registry(Generic[T]):
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
+        assert self._group is not None, "a registry without an entry-point group starts out loaded"
         for ep in entry_points(group=self._group):
             if ep.name not in self._entries:
                 self.register(ep.name)(ep.load())

@@ -170,7 +170,7 @@ def reference_pairs(experiment: Experiment, reference: str | None) -> list[tuple
     summary, pairs = experiment.summary, []
     for dataset in experiment.datasets:
         present = set(summary.loc[summary["dataset"] == dataset, "variant"])
-        if reference in present:
+        if reference is not None and reference in present:
             pairs += [(dataset, v, reference) for v in experiment.variants if v in present and v != reference]
     return pairs
 

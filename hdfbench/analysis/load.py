@@ -56,7 +56,7 @@ class Experiment:
         """Return the variants present, in config order (unknown ones last, sorted)."""
         present = list(dict.fromkeys(self.summary["variant"])) if len(self.summary) else []
         order = [spec.label if spec else entry.get("variant") or entry.get("name") for entry, spec in self._entries()]
-        known = [v for v in dict.fromkeys(order) if v in present]
+        known = [v for v in dict.fromkeys(order) if v is not None and v in present]
         return known + sorted(v for v in present if v not in known)
 
     def _entries(self) -> list[tuple[dict, StrategySpec | None]]:

@@ -102,6 +102,7 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
     if summary.empty:
         notes.append("no finished run: nothing to analyse yet")
         return analysis
+    assert ref is not None, "finished runs have variants, so there is a reference"
     frames["main_table"] = main_table(summary, variants)
     support = class_support(experiment)
     frames["per_class_recall"] = per_class_table(summary, experiment.classes, support, variants)
@@ -125,6 +126,7 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
 
 def _caption(analysis: Analysis) -> None:
     frames, ref, alpha = analysis.frames, analysis.reference, analysis.options.alpha
+    assert ref is not None, "called by compute once there are finished runs, hence a reference"
     analysis.captions.update(
         main_table=captions.main_caption(frames["main_table"], analysis.metric, ref),
         per_class_recall=captions.per_class_caption(frames["per_class_difference"], frames["per_class_recall"], ref),

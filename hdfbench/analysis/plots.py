@@ -104,7 +104,8 @@ def group_accuracy(analysis, out: Path, colours: dict) -> list[Figure]:
 
 def shift_cells(analysis, out: Path, colours: dict) -> list[Figure]:
     """Class × value test accuracy heatmaps, one panel per variant, per dataset and group field (shifted runs)."""
-    cells, figures = analysis.frames.get("cell_accuracy"), []
+    cells = analysis.frames.get("cell_accuracy")
+    figures: list[Figure] = []
     if cells is None:
         return figures
     for (dataset, field), rows in cells.groupby(["dataset", "field"], sort=True):

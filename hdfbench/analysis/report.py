@@ -12,6 +12,7 @@ import html
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import cast
 
 import pandas as pd
 import yaml
@@ -30,7 +31,8 @@ SECTIONS = [("setup", "Setup"), ("main", "Main results"), ("ablation", "Ablation
 
 @dataclass
 class Block:
-    """One report element: ``kind`` in heading/paragraph/table/figure/code/list."""
+    """One report element: ``kind`` in heading/paragraph/table/figure/code/list, which says what ``content``
+    is: the text (heading, paragraph, code), a list of item texts, a ``WrittenTable`` or a ``Figure``."""
 
     kind: str
     content: object
@@ -127,17 +129,17 @@ def blocks(analysis) -> list[Block]:
 
 def _md_block(block: Block, out_dir) -> str:
     if block.kind == "heading":
-        return "#" * block.level + " " + block.content
+        return "#" * block.level + " " + cast(str, block.content)
     if block.kind == "paragraph":
-        return block.content
+        return cast(str, block.content)
     if block.kind == "list":
-        return "\n".join(f"- {item}" for item in block.content)
+        return "\n".join(f"- {item}" for item in cast(list[str], block.content))
     if block.kind == "code":
         return f"<details><summary>resolved config</summary>\n\n```yaml\n{block.content}```\n\n</details>"
     if block.kind == "table":
-        table: WrittenTable = block.content
+        table = cast(WrittenTable, block.content)
         return f"*{table.caption}*\n\n{table.markdown}" if table.caption else table.markdown
-    figure: Figure = block.content
+    figure = cast(Figure, block.content)
     return f"![{figure.name}]({os.path.relpath(figure.png, out_dir)})\n\n*{figure.caption}*"
 
 
@@ -160,19 +162,20 @@ def _html_inline(text: str) -> str:
 
 def _html_block(block: Block) -> str:
     if block.kind == "heading":
-        return f"<h{block.level}>{html.escape(block.content)}</h{block.level}>"
+        return f"<h{block.level}>{html.escape(cast(str, block.content))}</h{block.level}>"
     if block.kind == "paragraph":
-        return f"<p>{_html_inline(block.content)}</p>"
+        return f"<p>{_html_inline(cast(str, block.content))}</p>"
     if block.kind == "list":
-        return "<ul>" + "".join(f"<li>{_html_inline(i)}</li>" for i in block.content) + "</ul>"
+        return "<ul>" + "".join(f"<li>{_html_inline(i)}</li>" for i in cast(list[str], block.content)) + "</ul>"
     if block.kind == "code":
-        return f"<details><summary>resolved config</summary><pre>{html.escape(block.content)}</pre></details>"
+        config = html.escape(cast(str, block.content))
+        return f"<details><summary>resolved config</summary><pre>{config}</pre></details>"
     if block.kind == "table":
-        table: WrittenTable = block.content
+        table = cast(WrittenTable, block.content)
         frame = table.display.astype(object).where(pd.notna(table.display), "–")
         return (f"<p class='caption'>{html.escape(table.caption)}</p>"
                 f"<div class='scroll'>{frame.to_html(index=False, border=0)}</div>")
-    figure: Figure = block.content
+    figure = cast(Figure, block.content)
     data = base64.b64encode(figure.png.read_bytes()).decode("ascii")
     return (f"<figure><img alt='{html.escape(figure.name)}' src='data:image/png;base64,{data}'>"
             f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>")

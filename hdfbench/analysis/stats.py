@@ -258,7 +258,8 @@ def two_level_bootstrap(seeds: list[tuple], metric: str = "test_uar", n_resample
         raise ValueError(f"the two-level bootstrap recomputes {CLIP_METRICS}, not {metric}")
     seeds = [tuple(np.asarray(x).ravel() for x in run) for run in seeds]
     classes = np.unique(np.concatenate([labels for labels, _, _ in seeds])) if seeds else np.array([])
-    counts = np.stack([_joint_counts(*run, classes) for run in seeds]) if seeds else np.zeros((0, 0, 4))
+    counts = (np.stack([_joint_counts(labels, a, b, classes) for labels, a, b in seeds]) if seeds
+              else np.zeros((0, 0, 4)))
     support = counts.sum(axis=2)  # (R, C)
     hits_a, hits_b = counts[:, :, 0] + counts[:, :, 1], counts[:, :, 0] + counts[:, :, 2]  # (R, C) each
     observed = np.array([_metric_from_hits(a, n, metric) - _metric_from_hits(b, n, metric)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol, cast
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from hdfbench.config_base import StrictModel
-from hdfbench.data.clips import MemoryClips
+from hdfbench.data.clips import ClipArray, MemoryClips
 from hdfbench.data.errors import DataError
 from hdfbench.registry import Registry
 
@@ -20,10 +20,19 @@ from hdfbench.registry import Registry
 CLIP_COLUMNS = ("clip_id", "label")
 
 
+class ClipShape(Protocol):
+    """The options ``Dataset.frames`` and ``Dataset.size`` read: those of every dataset that does not
+    override the two properties."""
+
+    frames: int
+    size: int
+
+
 class Dataset:
     """A labelled DFER dataset with fixed folds.
 
-    A subclass declares ``Options`` (a pydantic model validated from the experiment YAML),
+    A subclass declares ``Options`` (a pydantic model validated from the experiment YAML, with
+    ``frames`` and ``size`` unless the subclass overrides those properties: ``ClipShape``),
     ``classes`` (canonical class order), ``folds``, ``group_fields`` (metadata columns that can
     define groups) and ``metadata_fields`` (every metadata column written to predictions), and
     implements ``prepare``, ``split`` and ``load_clips``. ``clip_array`` gives the trainer the clips
@@ -51,12 +60,12 @@ class Dataset:
     @property
     def frames(self) -> int:
         """Return the number of frames T of every clip this dataset yields."""
-        return self.options.frames
+        return cast(ClipShape, self.options).frames
 
     @property
     def size(self) -> int:
         """Return the spatial side of every clip this dataset yields (clips are square)."""
-        return self.options.size
+        return cast(ClipShape, self.options).size
 
     def prepare(self) -> None:
         """Make the data ready to read (check, decode, cache); called once by the driver."""
@@ -110,7 +119,7 @@ class Dataset:
         """Return the clips of ``table`` as uint8 (N, T, H, W, 3), in the table's row order."""
         raise NotImplementedError
 
-    def clip_array(self, table: pd.DataFrame, train: bool) -> MemoryClips:
+    def clip_array(self, table: pd.DataFrame, train: bool) -> ClipArray:
         """Return the clips of ``table`` for the trainer: indexable by positions or slices, with
         ``set_epoch(seed, epoch)``. ``train`` selects training sampling and augmentation where a
         dataset has them; the default loads ``load_clips(table)`` into memory, the same every epoch.

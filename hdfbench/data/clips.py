@@ -10,6 +10,7 @@ different batch order or worker processes see the same clips.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +18,17 @@ from hdfbench.data.cache import ClipCache
 from hdfbench.data.media import read_clip
 from hdfbench.data.sampling import clip_rng, segment_indices
 from hdfbench.data.transforms import AugmentOptions, augment_batch
+
+
+class ClipArray(Protocol):
+    """What the trainer indexes: a clip count, the clips at ``index`` (positions or a slice) as uint8
+    (B, T, H, W, 3), and ``set_epoch(seed, epoch)`` selecting the random draws of training clips."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index) -> np.ndarray: ...
+
+    def set_epoch(self, seed: int, epoch: int) -> None: ...
 
 
 def _positions(index) -> np.ndarray:
@@ -63,9 +75,9 @@ class CachedClips:
         Cached frames are already ``size``², so only training augmentation changes them further.
         """
         rows = np.arange(len(self))[index] if isinstance(index, slice) else _positions(index)
-        rngs = [clip_rng(self.seed, self.epoch, int(row)) if self.train else None for row in rows]
-        sampled = [self.sampled(int(row), rng) for row, rng in zip(rows, rngs)]
-        if self.train and self.augment is not None and self.augment.enabled and sampled:
+        rngs = [clip_rng(self.seed, self.epoch, int(row)) for row in rows] if self.train else None
+        sampled = [self.sampled(int(row), None if rngs is None else rngs[k]) for k, row in enumerate(rows)]
+        if rngs is not None and self.augment is not None and self.augment.enabled and sampled:
             return augment_batch(sampled, self.size, self.augment, rngs)
         out = np.empty((len(rows), self.frames, self.size, self.size, 3), dtype=np.uint8)
         for k, clip in enumerate(sampled):

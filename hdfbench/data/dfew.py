@@ -43,6 +43,7 @@ class DFEW(FileDataset):
     """DFEW single-labelled clips (11,697) in the official 5-fold protocol."""
 
     Options = DFEWOptions
+    options: DFEWOptions
     classes = DFEW_CLASSES
     folds = (1, 2, 3, 4, 5)
     title = "DFEW"

@@ -102,7 +102,8 @@ class BadClip:
 class FileDataset(Dataset):
     """A dataset of clips on disk listed by split files; see the module docstring."""
 
-    Options = FileOptions
+    Options: ClassVar[type[FileOptions]] = FileOptions
+    options: FileOptions
     #: How error messages name the dataset (default: its registered name) and what to do about a missing root.
     title: ClassVar[str] = ""
     root_help: ClassVar[str] = ""

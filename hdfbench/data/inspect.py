@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -52,7 +54,7 @@ def describe(dataset: Dataset, folds: list[int] | None = None, seed: int = 0, va
     table = class_counts_table(dataset, folds, seed, val_fraction)
     clips = all_clips(dataset)
     totals = np.bincount(clips["label"], minlength=len(dataset.classes))
-    per_fold = {}
+    per_fold: dict[str, dict[str, Any]] = {}
     for fold in folds:
         cell = table[table["fold"] == fold]
         per_fold[str(fold)] = {

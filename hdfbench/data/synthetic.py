@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -288,8 +288,9 @@ class SyntheticDFER(Dataset):
     """The embedded synthetic heterogeneous, imbalanced DFER benchmark."""
 
     Options = SyntheticOptions
+    options: SyntheticOptions
     classes = DFEW_CLASSES
-    folds = (1, 2, 3, 4, 5)
+    folds: tuple[int, ...] = (1, 2, 3, 4, 5)
     group_fields = ("source", "subject")
 
     def __init__(self, options: SyntheticOptions, cache_dir: Path):
@@ -297,9 +298,9 @@ class SyntheticDFER(Dataset):
         self.folds = options.fold_ids
 
     @classmethod
-    def folds_for(cls, options: SyntheticOptions) -> tuple[int, ...]:
+    def folds_for(cls, options: StrictModel) -> tuple[int, ...]:
         """Return the folds of an option set (one per source under ``leave_source_out``)."""
-        return options.fold_ids
+        return cast(SyntheticOptions, options).fold_ids  # called with an instance of cls.Options
 
     @property
     def data_dir(self) -> Path:

@@ -41,7 +41,8 @@ class Subject:
         """Return a random subject drawn from ``rng``."""
         tone = rng.uniform(0.25, 0.95)
         skin = (0.35 + 0.6 * tone, 0.25 + 0.5 * tone, 0.18 + 0.42 * tone)
-        hair = tuple(float(c) for c in rng.uniform(0.02, 0.5) * rng.uniform(0.6, 1.0, 3))
+        shade = rng.uniform(0.02, 0.5) * rng.uniform(0.6, 1.0, 3)
+        hair = (float(shade[0]), float(shade[1]), float(shade[2]))
         resting = np.zeros(len(ACTIONS))
         resting[[0, 4]] = rng.normal(0.0, [0.05, 0.12])
         return cls(

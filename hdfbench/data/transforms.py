@@ -19,14 +19,14 @@ from hdfbench.config_base import StrictModel
 class AugmentOptions(StrictModel):
     """Training augmentation of real datasets (one parameter set per clip)."""
 
-    enabled: bool = Field(True, description="apply augmentation to training clips")
-    crop_scale: tuple[float, float] = Field((0.6, 1.0), description="area fraction range of the random crop")
-    crop_ratio: tuple[float, float] = Field((3 / 4, 4 / 3), description="aspect ratio range of the random crop")
-    flip: float = Field(0.5, ge=0, le=1, description="probability of a horizontal flip")
-    brightness: float = Field(0.2, ge=0, le=1, description="brightness factor drawn from [1-b, 1+b]")
-    contrast: float = Field(0.2, ge=0, le=1, description="contrast factor drawn from [1-c, 1+c]")
-    saturation: float = Field(0.2, ge=0, le=1, description="saturation factor drawn from [1-s, 1+s]")
-    hue: float = Field(0.0, ge=0, le=0.5, description="hue rotation drawn from [-h, h] turns (0: off)")
+    enabled: bool = Field(default=True, description="apply augmentation to training clips")
+    crop_scale: tuple[float, float] = Field(default=(0.6, 1.0), description="area fraction range of the random crop")
+    crop_ratio: tuple[float, float] = Field(default=(3 / 4, 4 / 3), description="aspect ratio range of the random crop")
+    flip: float = Field(default=0.5, ge=0, le=1, description="probability of a horizontal flip")
+    brightness: float = Field(default=0.2, ge=0, le=1, description="brightness factor drawn from [1-b, 1+b]")
+    contrast: float = Field(default=0.2, ge=0, le=1, description="contrast factor drawn from [1-c, 1+c]")
+    saturation: float = Field(default=0.2, ge=0, le=1, description="saturation factor drawn from [1-s, 1+s]")
+    hue: float = Field(default=0.0, ge=0, le=0.5, description="hue rotation drawn from [-h, h] turns (0: off)")
 
 
 #: RGB → YIQ; a hue shift is a rotation of the (I, Q) chroma plane, which keeps luma Y.

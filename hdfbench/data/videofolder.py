@@ -45,6 +45,7 @@ class VideoFolder(FileDataset):
     """Your own labelled clips in class folders, with optional metadata; 5 stratified folds."""
 
     Options = VideoFolderOptions
+    options: VideoFolderOptions
     folds = tuple(range(1, N_FOLDS + 1))
 
     @classmethod
@@ -62,7 +63,7 @@ class VideoFolder(FileDataset):
         self.group_fields = tuple(options.group_fields)
 
     @cached_property
-    def classes(self) -> tuple[str, ...]:
+    def classes(self) -> tuple[str, ...]:  # type: ignore[override]  # mypy takes cached_property for read-only
         """Return the class order: the ``classes`` option, else the sorted class folders."""
         if self.options.classes:
             return tuple(self.options.classes)

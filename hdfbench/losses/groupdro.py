@@ -30,6 +30,9 @@ class GroupDRO(nn.Module):
     includes (the gradient is the same); ``adjustment_term`` returns it for logging.
     """
 
+    q: torch.Tensor  # buffers (registered in __init__)
+    adjustment: torch.Tensor
+
     def __init__(self, n_groups: int, eta: float = 0.01, normalize_loss: bool = False,
                  adjustment: float = 0.0, group_counts: torch.Tensor | list[int] | None = None):
         super().__init__()

@@ -89,6 +89,7 @@ class FrequencyGate(nn.Module):
     """The frequency branch up to its attention map: returns Φ of shape (B, 1, H, W)."""
 
     perturbation_scale = 0.05
+    bank: torch.Tensor  # a buffer (registered in __init__)
 
     def __init__(self, reduction: int = 1):
         super().__init__()
@@ -104,7 +105,7 @@ class FrequencyGate(nn.Module):
         self.tanh_beta = nn.Parameter(torch.zeros(1, k, 1, 1))
         pad = DCT_SIZE // 2
         if reduction == 1:
-            self.attention = nn.Conv2d(k, 1, DCT_SIZE, padding=pad, bias=False)
+            self.attention: nn.Module = nn.Conv2d(k, 1, DCT_SIZE, padding=pad, bias=False)
         else:
             self.attention = nn.Sequential(nn.Conv2d(k, k // reduction, DCT_SIZE, padding=pad, bias=False),
                                            nn.ReLU(inplace=True),

@@ -30,12 +30,16 @@ def _stem_gradients(device_type: str, dtype: torch.dtype | None, channels_last: 
     stem = nn.Sequential(xy, t).to(device_type)
     clips = torch.rand((8, 3, 4, 32, 32), generator=generator).to(device_type)
     if channels_last:
-        stem = stem.to(memory_format=torch.channels_last_3d)
+        stem = stem.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]  # torch's stubs omit it
         clips = clips.contiguous(memory_format=torch.channels_last_3d)
     with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
         out = stem(clips)
     out.float().square().mean().backward()
-    return [conv.weight.grad.detach().float().cpu() for conv in (xy, t)]
+    gradients: list[torch.Tensor] = []
+    for conv in (xy, t):
+        assert conv.weight.grad is not None, "backward() gives every weight a gradient"
+        gradients.append(conv.weight.grad.detach().float().cpu())
+    return gradients
 
 
 @functools.cache

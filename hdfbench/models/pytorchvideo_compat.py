@@ -19,8 +19,8 @@ def _placeholder_modules() -> dict[str, types.ModuleType]:
         def __init__(self, *args, **kwargs):
             raise ImportError("pytorchvideo detection heads need the real torchvision package")
 
-    ops.RoIAlign = RoIAlign
-    torchvision.ops = ops
+    ops.__dict__["RoIAlign"] = RoIAlign  # through the namespace: ModuleType declares neither attribute
+    torchvision.__dict__["ops"] = ops
     return {"torchvision": torchvision, "torchvision.ops": ops}
 
 
@@ -39,6 +39,6 @@ def import_pytorchvideo(module: str = "pytorchvideo.models") -> types.ModuleType
     try:
         return importlib.import_module(module)
     finally:
-        for name, module in placeholders.items():
-            if sys.modules.get(name) is module:
+        for name, placeholder in placeholders.items():
+            if sys.modules.get(name) is placeholder:
                 del sys.modules[name]

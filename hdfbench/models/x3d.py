@@ -10,7 +10,7 @@ can insert a module such as HDF's DAM.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -75,7 +75,8 @@ class X3D(Backbone):
 
     def stage_channels(self) -> list[int]:
         """Return the output channel count of each stage (what an ``after_stage`` module sees)."""
-        return [stage.res_blocks[-1].branch2.conv_c.out_channels for stage in self.stages]
+        stages: list[Any] = list(self.stages)  # pytorchvideo's ResStages, whose submodules torch cannot type
+        return [stage.res_blocks[-1].branch2.conv_c.out_channels for stage in stages]
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (logits, features); the features are the head's output (after its ReLU and dropout),

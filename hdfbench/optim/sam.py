@@ -61,7 +61,9 @@ class SAM(torch.optim.Optimizer):
         if zero_grad:
             self.zero_grad(set_to_none=True)
 
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> None:
+    def step(  # type: ignore[override]  # unlike torch's Optimizer.step: the closure is required, its loss not returned
+        self, closure: Callable[[], torch.Tensor] | None = None
+    ) -> None:
         """Full SAM step; ``closure`` must zero the grads, recompute the loss and call backward."""
         if closure is None:
             raise ValueError("SAM.step needs a closure that recomputes the loss and its gradient")

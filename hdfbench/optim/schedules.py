@@ -16,17 +16,17 @@ class OptimizerSpec(StrictModel):
     """The base optimizer: name, learning rate, weight decay, momentum (SGD only)."""
 
     name: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.05, ge=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.05, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
 
 
 class ScheduleSpec(StrictModel):
     """The learning-rate schedule, applied per step: linear warm-up then cosine or constant."""
 
     name: Literal["cosine", "constant"] = "cosine"
-    warmup_epochs: float = Field(0.0, ge=0)
-    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    warmup_epochs: float = Field(default=0.0, ge=0)
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
 
 
 _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

@@ -111,7 +111,7 @@ class Strategy(nn.Module):
 
     name: ClassVar[str] = ""
     Hparams: ClassVar[type[StrictModel]] = NoHparams
-    class_weights: torch.Tensor | None
+    class_weights: torch.Tensor | None  # a buffer (registered in __init__)
 
     @staticmethod
     def search_space(trial) -> dict[str, Any]:
@@ -156,7 +156,7 @@ class Strategy(nn.Module):
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         for module in self.model.modules() if channels_last else ():
             if isinstance(module, nn.Conv3d):  # 5-D weights only (DAM's 2-D convolutions stay as they are)
-                module.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # stubs lack the argument
+                module.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # torch's stubs omit it
 
     def model_outputs(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the model's (logits, features) for ``clips``, in float32.

@@ -23,6 +23,7 @@ class Chi2DRO(Strategy):
     """Minimise the χ²-robust loss of the per-clip cross-entropy over each batch."""
 
     Hparams = Chi2DROHparams
+    hparams: Chi2DROHparams
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -18,6 +18,7 @@ class CVaRDRO(Strategy):
     """Minimise the conditional value at risk of the per-clip cross-entropy."""
 
     Hparams = CVaRHparams
+    hparams: CVaRHparams
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -1,5 +1,7 @@
 """Empirical risk minimisation: cross-entropy on every clip alike (Vapnik 1992)."""
 
+from typing import ClassVar, Protocol, cast
+
 import torch.nn.functional as F
 from pydantic import Field
 
@@ -13,15 +15,22 @@ class ERMHparams(StrictModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
 
 
+class LabelSmoothing(Protocol):
+    """What ERM's loss reads from its hyperparameters: ``ERMHparams`` and those of ERM's subclasses have it."""
+
+    label_smoothing: float
+
+
 @register("erm")
 class ERM(Strategy):
     """Minimise the mean cross-entropy over the training clips."""
 
-    Hparams = ERMHparams
+    Hparams: ClassVar[type[StrictModel]] = ERMHparams  # subclasses (SAM) bring other Hparams with label_smoothing
 
     @staticmethod
     def search_space(trial) -> dict:
         return {"label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2)}
 
     def per_sample_loss(self, logits, features, batch):
-        return F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing, reduction="none")
+        smoothing = cast(LabelSmoothing, self.hparams).label_smoothing
+        return F.cross_entropy(logits, batch.labels, label_smoothing=smoothing, reduction="none")

@@ -20,6 +20,8 @@ class Focal(Strategy):
     """Minimise the focal loss −α_y (1 − p_y)^γ log p_y."""
 
     Hparams = FocalHparams
+    hparams: FocalHparams
+    alpha: torch.Tensor | None  # a buffer (registered in __init__)
 
     @staticmethod
     def search_space(trial) -> dict:

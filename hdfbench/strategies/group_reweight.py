@@ -34,6 +34,8 @@ class GroupReweight(Strategy):
     """ERM with each clip's loss weighted by the inverse training frequency of its group."""
 
     Hparams = GroupReweightHparams
+    hparams: GroupReweightHparams
+    group_weights: torch.Tensor  # a buffer (registered in __init__)
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -40,6 +40,7 @@ class GroupDRO(Strategy):
     """Exponentiated-gradient weights over groups; the loss is the q-weighted group mean."""
 
     Hparams = GroupDROHparams
+    hparams: GroupDROHparams
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -36,16 +36,16 @@ class DSMSettings(StrictModel):
 
     enabled: bool = True
     variant: Literal["paper", "released"] = "paper"
-    temperature: float = Field(0.07, gt=0)
-    eta: float = Field(0.2, gt=0)
-    ib_weight: float = Field(0.5, ge=0)
+    temperature: float = Field(default=0.07, gt=0)
+    eta: float = Field(default=0.2, gt=0)
+    ib_weight: float = Field(default=0.5, ge=0)
     weight_on: Literal["cosine", "logit"] = "cosine"
     features: Literal["after_dropout", "before_dropout"] = Field(
-        "after_dropout", description="where DSM reads the X3D head: its output, or its input to dropout")
+        default="after_dropout", description="where DSM reads the X3D head: its output, or its input to dropout")
 
     LATE_FIELDS = ("features",)
-    alpha: float = Field(RELEASED_FIXED_WEIGHTS[0], gt=0, description="λ_CE scale (adaptive scaling)")
-    beta: float = Field(RELEASED_FIXED_WEIGHTS[1], gt=0, description="λ_SC scale (adaptive scaling)")
+    alpha: float = Field(default=RELEASED_FIXED_WEIGHTS[0], gt=0, description="λ_CE scale (adaptive scaling)")
+    beta: float = Field(default=RELEASED_FIXED_WEIGHTS[1], gt=0, description="λ_SC scale (adaptive scaling)")
 
 
 class HDFHparams(StrictModel):
@@ -71,6 +71,8 @@ class HDF(Strategy):
     """X3D with DAM after each stage, CE + DSM with gradient-driven scaling, trained with SAM."""
 
     Hparams = HDFHparams
+    hparams: HDFHparams
+    grad_norm: torch.Tensor  # a buffer (registered in __init__)
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -35,6 +35,9 @@ class JTT(Strategy):
     """ERM, then ERM with the first stage's training errors up-weighted."""
 
     Hparams = JTTHparams
+    hparams: JTTHparams
+    clip_weights: torch.Tensor  # buffers (registered in __init__)
+    error_count: torch.Tensor
 
     @staticmethod
     def search_space(trial) -> dict:

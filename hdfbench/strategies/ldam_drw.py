@@ -41,6 +41,9 @@ class LDAMDRW(Strategy):
     """LDAM loss; class-balanced re-weighting deferred to the last epochs."""
 
     Hparams = LDAMHparams
+    hparams: LDAMHparams
+    margins: torch.Tensor  # buffers (registered in __init__)
+    drw_weights: torch.Tensor
 
     @staticmethod
     def search_space(trial) -> dict:

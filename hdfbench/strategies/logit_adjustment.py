@@ -6,6 +6,7 @@ training clip gets log(1e-12) ≈ −27.6, as there, and a warning names it.
 
 import logging
 
+import torch
 from pydantic import Field
 
 from hdfbench.config_base import StrictModel
@@ -26,6 +27,8 @@ class LogitAdjustment(Strategy):
     """Train with CE(logits + τ·log π_y); predict with the raw logits (the balanced classifier)."""
 
     Hparams = LogitAdjustmentHparams
+    hparams: LogitAdjustmentHparams
+    adjustments: torch.Tensor  # a buffer (registered in __init__)
 
     @staticmethod
     def search_space(trial) -> dict:

@@ -45,7 +45,7 @@ def build_sam(strategy: Strategy, spec, rho: float, adaptive: bool) -> SAM:
 
 def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict[str, float]:
     """Do one SAM step of ``strategy`` (whose optimizer is a ``SAM``); return the first pass's logs."""
-    optimizer = cast(SAM, strategy.optimizer)
+    optimizer = cast(SAM, strategy.optimizer)  # what build_sam returned
     strategy.model.train()
     optimizer.zero_grad(set_to_none=True)
     loss, logs = strategy.forward_loss(batch)
@@ -75,7 +75,8 @@ class SAMHparams(StrictModel):
 class SAMOnly(ERM):
     """ERM's loss, minimised with SAM around the configured base optimizer."""
 
-    Hparams = SAMHparams  # type: ignore[assignment]  # ERM's is inferred as type[ERMHparams]
+    Hparams = SAMHparams
+    hparams: SAMHparams
 
     @staticmethod
     def search_space(trial) -> dict:

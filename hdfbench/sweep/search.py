@@ -57,6 +57,7 @@ def apply_params(spec: RunSpec, params: dict[str, Any]) -> RunSpec:
 def _suggest(trial, name: str, space: ParamSpace) -> Any:
     if space.type == "choice":
         return trial.suggest_categorical(name, space.choices)
+    assert space.low is not None and space.high is not None, "ParamSpace requires a range's bounds"
     if space.type == "int":
         return trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
     return trial.suggest_float(name, space.low, space.high, log=space.log)
@@ -88,6 +89,7 @@ def fingerprint(base: RunSpec, search: SearchSpec) -> str:
 
 def base_spec(config: ExperimentConfig, specs: list[RunSpec], strategy: StrategySpec, dataset: str) -> RunSpec:
     """Return the grid's run spec of ``strategy`` on ``dataset`` at the search's (fold, seed)."""
+    assert strategy.search is not None, "only a strategy with a search block is searched"
     fold = strategy.search.fold or config.folds[0]
     seed = strategy.search.seed if strategy.search.seed is not None else config.seeds[0]
     matches = [s for s in specs if s.dataset.name == dataset and s.strategy.label == strategy.label]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import optuna
-from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from hdfbench.config import ExperimentConfig
@@ -26,7 +26,9 @@ def run_searches(config: ExperimentConfig, specs: list[RunSpec], tracking: dict 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     chosen: dict[tuple[str, str], dict] = {}
     for dataset in config.datasets:
-        for strategy in (s for s in config.strategies if s.search):
+        for strategy in config.strategies:
+            if strategy.search is None:
+                continue
             directory = search.search_dir(config.experiment_dir, dataset.name, strategy)
             base = search.base_spec(config, specs, strategy, dataset.name)
             key = search.fingerprint(base, strategy.search)
@@ -34,16 +36,16 @@ def run_searches(config: ExperimentConfig, specs: list[RunSpec], tracking: dict 
             if params is None:
                 echo(f"searching {strategy.label} on {dataset.name}: {strategy.search.n_trials} Optuna trials "
                      f"(fold {base.fold}, seed {base.seed}, scored on inner validation)")
-                searcher = OptunaSearch(space=search.define_by_run(strategy.search, strategy), metric="objective",
-                                        mode="max", seed=strategy.search.sampler_seed)
+                searcher: Searcher = OptunaSearch(space=search.define_by_run(strategy.search, strategy),
+                                                  metric="objective", mode="max", seed=strategy.search.sampler_seed)
                 if strategy.search.max_concurrent:
                     searcher = ConcurrencyLimiter(searcher, max_concurrent=strategy.search.max_concurrent)
                 grid = run_tuner(config, f"search-{directory.name}-{sweep_id}", config.experiment_dir / "ray",
                                  trial_base(base, directory / "runs", tracking, "search", sweep_id),
                                  strategy.search.n_trials * config.training.epochs, searcher,
                                  strategy.search.n_trials)
-                params = search.record_results(directory, key, [_trial_row(r) for r in grid],
-                                               strategy.search.n_trials)
+                rows = [_trial_row(r) for r in grid]  # type: ignore[attr-defined]  # ResultGrid iterates by index
+                params = search.record_results(directory, key, rows, strategy.search.n_trials)
             echo(f"best {strategy.label} on {dataset.name}: {params}")
             chosen[(dataset.name, strategy.label)] = params
     return [search.apply_params(s, chosen[(s.dataset.name, s.strategy.label)])

@@ -15,7 +15,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from hdfbench.metrics import confusion
 from hdfbench.sweep.errors import TrackingError
 from hdfbench.sweep.results import final_metrics
 from hdfbench.training.rundir import RunDir
+
+if TYPE_CHECKING:  # at run time mlflow is imported where it is used
+    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def mlflow_key(name: str) -> str:
     return _NOT_MLFLOW.sub("_", name.replace("|", ":"))
 
 
-def _client(uri: str):
+def _client(uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -88,12 +91,18 @@ class MlflowMirror:
 
     def __init__(self, uri: str, experiment_id: str, run_dir: RunDir, tags: dict[str, Any]):
         self.uri, self.experiment_id, self.run_dir, self.tags = uri, experiment_id, run_dir, tags
-        self.client = None
+        self.client: MlflowClient | None = None
         self.run_id: str | None = None
 
     @property
     def _id_file(self) -> Path:
         return self.run_dir.path / "mlflow_run_id"
+
+    def _active_run(self) -> tuple[MlflowClient, str]:
+        """Return the client and the MLflow run id of the run being mirrored (set together by ``_start`` or
+        ``reopen``; ``_guard`` runs the other actions only while the client is set)."""
+        assert self.client is not None and self.run_id is not None, "no MLflow run is being mirrored"
+        return self.client, self.run_id
 
     def _guard(self, action: str, fn, *args) -> None:
         if self.client is None and action != "start":
@@ -118,26 +127,26 @@ class MlflowMirror:
     def _start(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        self.client = _client(self.uri)
+        client = self.client = _client(self.uri)
         self.run_dir.path.mkdir(parents=True, exist_ok=True)
         (self.run_dir.path / MIRROR_ERROR_FILE).unlink(missing_ok=True)
         if self._id_file.exists():
             self.run_id = self._id_file.read_text().strip()
-            self.client.update_run(self.run_id, status="RUNNING")
+            client.update_run(self.run_id, status="RUNNING")
             self._set_tags(self.tags)
             return
         tags = {k: str(v) for k, v in self.tags.items()} | {RUN_DIR_TAG: str(self.run_dir.path.resolve())}
-        self.run_id = self._unrecorded_run(tags) or self.client.create_run(
+        self.run_id = self._unrecorded_run(client, tags) or client.create_run(
             self.experiment_id, run_name=str(self.tags["run_id"]), tags=tags).info.run_id
         atomic_write_text(self._id_file, self.run_id)
         items = [Param(k[:250], v[:6000]) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, params=items[i : i + 100])
+            client.log_batch(self.run_id, params=items[i : i + 100])
 
-    def _unrecorded_run(self, tags: dict[str, str]) -> str | None:
+    def _unrecorded_run(self, client: MlflowClient, tags: dict[str, str]) -> str | None:
         """Return the id of an unfinished MLflow run of this run directory whose id never reached the
         directory (the process was killed between creating it and writing ``mlflow_run_id``), or None."""
-        found = self.client.search_runs([self.experiment_id], filter_string=f"tags.run_id = '{tags['run_id']}'")
+        found = client.search_runs([self.experiment_id], filter_string=f"tags.run_id = '{tags['run_id']}'")
         return next((run.info.run_id for run in found if run.info.status != "FINISHED"
                      and run.data.tags.get(RUN_DIR_TAG) == tags[RUN_DIR_TAG]), None)
 
@@ -148,7 +157,8 @@ class MlflowMirror:
     def _set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        client, run_id = self._active_run()
+        client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_metrics(self, record: dict[str, Any], step: int) -> None:
         """Log the numeric entries of ``record`` at ``step``."""
@@ -160,14 +170,16 @@ class MlflowMirror:
         now = int(time.time() * 1000)
         metrics = [Metric(mlflow_key(k), float(v), now, step) for k, v in record.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
-        self.client.log_batch(self.run_id, metrics=metrics)
+        client, run_id = self._active_run()
+        client.log_batch(run_id, metrics=metrics)
 
     def backfill(self, records: list[dict[str, Any]]) -> None:
         """Log the epoch records that MLflow does not have yet (steps missing from its ``epoch`` history)."""
         self._guard("backfill", self._backfill, records)
 
     def _backfill(self, records: list[dict[str, Any]]) -> None:
-        logged = {m.step for m in self.client.get_metric_history(self.run_id, "epoch")}
+        client, run_id = self._active_run()
+        logged = {m.step for m in client.get_metric_history(run_id, "epoch")}
         for record in records:
             if record["epoch"] not in logged:
                 self._log_metrics(record, step=record["epoch"])
@@ -189,17 +201,19 @@ class MlflowMirror:
         matrix = confusion(test["label"].to_numpy(), test["pred"].to_numpy(), len(classes))
         path = self.run_dir.path / "confusion_test.csv"
         pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=classes).to_csv(path)
+        client, run_id = self._active_run()
         for artifact in (self.run_dir.predictions, path, self.run_dir.config, self.run_dir.metrics):
-            self.client.log_artifact(self.run_id, str(artifact))
-        self.client.set_terminated(self.run_id, status="FINISHED")
+            client.log_artifact(run_id, str(artifact))
+        client.set_terminated(run_id, status="FINISHED")
 
     def fail(self, reason: str, status: str = "FAILED") -> None:
         """End the MLflow run with ``status`` (FAILED or KILLED), the reason as a tag."""
         self._guard("fail", self._fail, reason, status)
 
     def _fail(self, reason: str, status: str) -> None:
-        self.client.set_tag(self.run_id, "hdfbench.failure", reason[:5000])
-        self.client.set_terminated(self.run_id, status=status)
+        client, run_id = self._active_run()
+        client.set_tag(run_id, "hdfbench.failure", reason[:5000])
+        client.set_terminated(run_id, status=status)
 
     def reopen(self) -> str | None:
         """Attach to the run directory's existing MLflow run without changing it; return its status.

@@ -13,14 +13,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.data.groups import definition_counts, field_values
-from hdfbench.data.loader import ClipSet, make_loader, to_device, to_float_clips
+from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
@@ -156,7 +158,7 @@ class Trainer:
         balance_ids = None
         if spec.strategy.balance == "sample":  # the same groups GroupDRO would use for this definition
             balance_ids = task.grouper(spec.strategy.balance_groups).ids(train_set.labels, train_set.groups)
-        self.train_loader = make_loader(
+        self.train_loader: DataLoader | None = make_loader(  # None once run() ends
             train_set, training.batch_size, shuffle=True, seed=spec.seed * 100_003,
             num_workers=training.num_workers, balance_ids=balance_ids,
             limit=self.steps_per_epoch * training.batch_size, pin_memory=pin,
@@ -220,10 +222,12 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.strategy.on_epoch_start(epoch, self.spec.training.epochs)
-        self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]  # an EpochSampler
+        loader = self.train_loader
+        assert loader is not None, "built by _build, dropped only when run() ends"
+        cast(EpochSampler, loader.sampler).set_epoch(epoch)  # make_loader's sampler
         totals: dict[str, float] = {}
         start, steps, clips = time.perf_counter(), 0, 0
-        for batch in self.train_loader:
+        for batch in loader:
             logs = self.strategy.training_step(to_device(batch, self.device))
             self.scheduler.step()
             for key, value in logs.items():
@@ -249,8 +253,7 @@ class Trainer:
             self.run_dir.mark_failed(reason)
             raise RunFailed(reason) from None
         finally:
-            # ends persistent DataLoader workers (a Ray actor may be reused)
-            self.train_loader = None  # type: ignore[assignment]
+            self.train_loader = None  # ends persistent DataLoader workers (a Ray actor may be reused)
 
     def _run(self) -> dict:
         spec = self.spec
@@ -290,6 +293,7 @@ class Trainer:
                 "best_score": best_score, "best_epoch": best_epoch, "resumed_from": self.resumed_from,
             })
             self.hooks.call("on_epoch", record)
+        assert best_epoch is not None, "a first epoch is always selected (no best score yet); checkpoints keep it"
         return self._finish(best_epoch)
 
     def _finish(self, best_epoch: int | None) -> dict:
