@@ -413,7 +413,7 @@ def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: L
 
 def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
     """Validate each named component's options; return problems and the option schemas by location."""
-    from hdfbench.cli_registries import registries
+    from hdfbench.registry import registries
 
     problems: list[Problem] = []
     schemas: dict[Loc, type[StrictModel]] = {}
