@@ -17,10 +17,10 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.fileio import first_non_utf8, sqlite_unwritable, unwritable
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
+from hdfbench.schema import LocalPath, StrictModel
 
 Loc = tuple[str | int, ...]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"

@@ -3,7 +3,7 @@
 import torch.nn.functional as F
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 
