@@ -29,9 +29,9 @@ import torch
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.data import build_dataset
-from hdfbench.data.export import export_dfew
 from hdfbench.data.loader import ClipSet, make_loader, to_device
 from hdfbench.data.synthetic import SyntheticOptions
+from hdfbench.data.synthetic_export import export_dfew
 from hdfbench.models import build_backbone
 from hdfbench.strategies import STRATEGIES
 from hdfbench.training.device import autocast_dtype

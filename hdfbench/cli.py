@@ -11,8 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-from hdfbench.cli_registries import registries
 from hdfbench.config import ConfigError, changed_settings, load_config, smoke
+from hdfbench.registry import registries
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -132,7 +132,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from hdfbench.data import DATASETS, build_dataset
-    from hdfbench.data.inspect import describe, render_text
+    from hdfbench.data.describe import describe, render_text
 
     cls = DATASETS.get(args.dataset)
     options = _options(args.root, args.set)
@@ -156,8 +156,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Write the synthetic benchmark in a real dataset's layout (JPEG frames and split files)."""
     from pydantic import ValidationError
 
-    from hdfbench.data.export import EXPORTERS
     from hdfbench.data.synthetic import SyntheticOptions
+    from hdfbench.data.synthetic_export import EXPORTERS
 
     try:
         opts = SyntheticOptions(**{**_options(None, args.set),

@@ -17,10 +17,10 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.fileio import first_non_utf8, sqlite_unwritable, unwritable
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
+from hdfbench.schema import LocalPath, StrictModel
 
 Loc = tuple[str | int, ...]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
@@ -418,7 +418,7 @@ def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: L
 
 def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
     """Validate each named component's options; return problems and the option schemas by location."""
-    from hdfbench.cli_registries import registries
+    from hdfbench.registry import registries
 
     problems: list[Problem] = []
     schemas: dict[Loc, type[StrictModel]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hdfbench.analysis import stats
-from hdfbench.analysis.export import ci, number, pct, pvalue, signed, title
+from hdfbench.analysis.formatting import ci, number, pct, pvalue, signed, title
 
 
 def _join(items: list[str]) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 from hdfbench.analysis import captions
 from hdfbench.analysis.ablation import ablation_pairs, ablation_table
 from hdfbench.analysis.comparisons import Settings, comparison_table, reference_pairs, select
-from hdfbench.analysis.export import (
+from hdfbench.analysis.formatting import (
     WrittenTable,
     display_ablation,
     display_group_recall,

@@ -15,8 +15,8 @@ from scipy.stats import spearmanr
 
 from hdfbench.analysis import plot_data
 from hdfbench.analysis.cd_diagram import draw_cd
-from hdfbench.analysis.export import pct, signed, title
 from hdfbench.analysis.figure_style import Figure, palette, plt, save, setup, sns
+from hdfbench.analysis.formatting import pct, signed, title
 from hdfbench.analysis.train_counts import train_class_counts
 
 log = logging.getLogger(__name__)

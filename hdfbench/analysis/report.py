@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 
 from hdfbench.analysis import stats
-from hdfbench.analysis.export import WrittenTable, title
 from hdfbench.analysis.figure_style import Figure
+from hdfbench.analysis.formatting import WrittenTable, title
 from hdfbench.fileio import atomic_write_text
 
 #: Report sections in order: (key, heading).

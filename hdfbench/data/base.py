@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data.clips import ClipArray, MemoryClips
 from hdfbench.data.errors import DataError
 from hdfbench.registry import Registry
+from hdfbench.schema import StrictModel
 
 #: Columns every clip table has; any other column is a metadata field.
 CLIP_COLUMNS = ("clip_id", "label")

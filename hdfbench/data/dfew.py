@@ -21,10 +21,10 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
-from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
+from hdfbench.schema import LocalPath
 
 DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 FRAME_FOLDERS = {"16f": "clip_224x224_16f", "all": "clip_224x224"}

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field
 
-from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.filedataset import FileDataset, FileOptions, split_rows
+from hdfbench.schema import LocalPath
 
 FERV39K_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 

@@ -23,7 +23,6 @@ import pandas as pd
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.data.base import Dataset
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.clips import CachedClips
@@ -31,6 +30,7 @@ from hdfbench.data.errors import DataError, MediaError
 from hdfbench.data.media import count_frames, read_clip, resolve_clip
 from hdfbench.data.transforms import AugmentOptions
 from hdfbench.fileio import first_non_utf8
+from hdfbench.schema import LocalPath, StrictModel
 
 log = logging.getLogger(__name__)
 

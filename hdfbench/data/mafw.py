@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field
 
-from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.filedataset import FileDataset, FileOptions, split_rows
 from hdfbench.data.media import resolve_clip
+from hdfbench.schema import LocalPath
 
 #: The official order (MAFW README): the 7 basic expressions, then the 4 compound-ish ones.
 MAFW_CLASSES = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",

@@ -31,9 +31,9 @@ from pydantic import Field, model_validator
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data import synthetic_render as render
 from hdfbench.data.base import DATASETS, DataError, Dataset
+from hdfbench.schema import StrictModel
 
 DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 #: Single-labelled DFEW clips per class (datasets.md §1.2).

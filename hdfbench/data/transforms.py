@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
+from hdfbench.schema import StrictModel
 
 
 class AugmentOptions(StrictModel):

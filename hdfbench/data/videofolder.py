@@ -17,11 +17,11 @@ import pandas as pd
 from pydantic import Field
 from sklearn.model_selection import StratifiedKFold
 
-from hdfbench.config_base import LocalPath
 from hdfbench.data.base import DATASETS
 from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions
 from hdfbench.data.media import VIDEO_EXTS
+from hdfbench.schema import LocalPath
 
 N_FOLDS = 5
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from hdfbench.config_base import StrictModel
 from hdfbench.registry import Registry
+from hdfbench.schema import StrictModel
 
 
 class Backbone(nn.Module):

@@ -16,9 +16,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from hdfbench.config_base import LocalPath, StrictModel
 from hdfbench.models.backbone import BACKBONES, Backbone
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
+from hdfbench.schema import LocalPath, StrictModel
 
 #: The smallest frame side X3D accepts: the stem and the four stages each halve the resolution.
 MIN_SIZE = 32

@@ -5,7 +5,7 @@ docs/adding_a_loss.md); packages can also register through the entry-point group
 ``hdfbench.strategies``, and a YAML can name any strategy class as ``package.module:Class``.
 """
 
-from hdfbench.config_base import StrictModel as Hparams
+from hdfbench.schema import StrictModel as Hparams
 from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
     chi2_dro,
     cvar,

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data.batch import Batch
 from hdfbench.data.groups import Grouper
 from hdfbench.losses import class_balanced_weights
 from hdfbench.models.memory_format import channels_last_problem
 from hdfbench.optim import OptimizerSpec, build_optimizer
 from hdfbench.registry import Registry
+from hdfbench.schema import StrictModel
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ backward pass, as in fast-dro's batch estimator.
 
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses import chi_square_dro_loss
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

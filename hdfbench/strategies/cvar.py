@@ -2,8 +2,8 @@
 
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses import cvar_loss
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

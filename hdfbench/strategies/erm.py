@@ -5,7 +5,7 @@ from typing import ClassVar, Protocol, cast
 import torch.nn.functional as F
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

@@ -3,8 +3,8 @@
 import torch
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses import focal_loss
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

@@ -10,8 +10,8 @@ SqrtReWeight.
 import torch
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data.groups import group_problems
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, TaskInfo, register
 
 

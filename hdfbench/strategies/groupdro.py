@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data.groups import group_problems
 from hdfbench.losses import GroupDRO as GroupDROLoss
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses.dsm import RELEASED_FIXED_WEIGHTS, adaptive_loss_weights, combine_terms, dsm_terms
 from hdfbench.models.dam import DAM
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 from hdfbench.strategies.sam import build_sam, sam_training_step
 

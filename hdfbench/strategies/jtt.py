@@ -18,7 +18,7 @@ import copy
 import torch
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Stage, Strategy, register
 
 

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses import class_balanced_weights, ldam_loss, ldam_margins
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 

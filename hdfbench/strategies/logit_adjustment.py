@@ -9,8 +9,8 @@ import logging
 import torch
 from pydantic import Field
 
-from hdfbench.config_base import StrictModel
 from hdfbench.losses import logit_adjusted_loss, logit_adjustments
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from typing import Literal, cast
 from pydantic import Field
 from torch import nn
 
-from hdfbench.config_base import StrictModel
 from hdfbench.data.batch import Batch
 from hdfbench.optim import SAM, optimizer_class
+from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 from hdfbench.strategies.erm import ERM
 

@@ -188,7 +188,7 @@ def _check_writable(folder: Path, what: str) -> list[str]:
 
 
 def _check_components(components: dict[str, list[str]]) -> list[str]:
-    from hdfbench.cli_registries import registries
+    from hdfbench.registry import registries
 
     problems = []
     for kind, names in components.items():

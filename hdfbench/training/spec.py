@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
-from hdfbench.config_base import StrictModel
+from hdfbench.schema import StrictModel
 
 
 class RunSpec(StrictModel):

@@ -61,7 +61,7 @@ def test_report_has_every_section(known_analysis):
 def test_differences_keep_their_sign_and_decimals_in_every_format(tmp_path):
     import pandas as pd
 
-    from hdfbench.analysis.export import ci, signed, write_table
+    from hdfbench.analysis.formatting import ci, signed, write_table
 
     assert [signed(v) for v in (0.0483, -0.004, -0.00001, 0.0)] == ["+4.83", "−0.40", "0.00", "0.00"]
     assert ci(-0.0123, 0.0456) == "[−1.23, +4.56]"

@@ -9,8 +9,8 @@ import yaml
 
 from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
 from hdfbench.data import build_dataset
-from hdfbench.data.export import export_dfew
 from hdfbench.data.synthetic import SyntheticDFER, SyntheticOptions
+from hdfbench.data.synthetic_export import export_dfew
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 from hdfbench.training.trainer import train
