@@ -18,6 +18,7 @@ import csv
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -27,6 +28,8 @@ from hdfbench.data.filedataset import FileDataset, FileOptions
 from hdfbench.schema import LocalPath
 
 DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+#: Single-labelled DFEW clips per class, in ``DFEW_CLASSES`` order (11,697 in all; docs/datasets.md).
+DFEW_COUNTS = np.array([2445, 1894, 2669, 2173, 1469, 145, 902])
 FRAME_FOLDERS = {"16f": "clip_224x224_16f", "all": "clip_224x224"}
 SPLIT_SPELLINGS = ("{part}(single-labeled)", "{part}(single_labeled)")
 

@@ -33,11 +33,8 @@ from tqdm.auto import tqdm
 
 from hdfbench.data import synthetic_render as render
 from hdfbench.data.base import DATASETS, DataError, Dataset
+from hdfbench.data.dfew import DFEW_CLASSES, DFEW_COUNTS
 from hdfbench.schema import StrictModel
-
-DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
-#: Single-labelled DFEW clips per class (datasets.md §1.2).
-DFEW_COUNTS = np.array([2445, 1894, 2669, 2173, 1469, 145, 902])
 
 #: Apex action offsets from the neutral face, one row per class in DFEW order (columns: ACTIONS).
 #: Disgust sits near Angry and Sad, Fear near Surprise: the minority classes are the confusable ones.

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hdfbench.config.experiment import Balance, ClassWeighting
 from hdfbench.data.batch import Batch
 from hdfbench.data.groups import Grouper
 from hdfbench.losses import class_balanced_weights
@@ -33,10 +34,6 @@ from hdfbench.registry import Registry
 from hdfbench.schema import StrictModel
 
 log = logging.getLogger(__name__)
-
-Balance = Literal["none", "reweight", "sample"]
-ClassWeighting = Literal["inverse_frequency", "effective_number"]
-
 
 @dataclass(frozen=True)
 class Balancing:
@@ -132,9 +129,9 @@ class Strategy(nn.Module):
     def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
                  balance: Balance | Balancing = "none"):
         super().__init__()
-        self.model = model
         self.hparams = hparams
         self.task = task
+        self.model = self.prepare_model(model)
         self.optimizer_spec = optimizer
         self.balancing = balance if isinstance(balance, Balancing) else Balancing(balance)
         self.balance = self.balancing.mode
@@ -142,6 +139,18 @@ class Strategy(nn.Module):
         self.updating_state = True  # False while a two-pass method recomputes the loss at w + ε
         self.optimizer = self.build_optimizer(optimizer)
         self.configure_compute("cpu", None, False)
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Return the network this strategy trains, built from the backbone ``model`` (``self.hparams`` and
+        ``self.task`` are set): a strategy that changes it (a new head, inserted modules) does so here,
+        before the optimizer takes its parameters. The backbone itself by default."""
+        return model
+
+    def combined_class_weights(self, *weights: torch.Tensor | None) -> torch.Tensor | None:
+        """Return the product of the per-class ``weights`` that are given and the balancing class weights,
+        or None when there are none."""
+        present = [w for w in (*weights, self.class_weights) if w is not None]
+        return torch.stack(present).prod(0) if present else None
 
     def configure_compute(self, device_type: str, amp_dtype: torch.dtype | None, channels_last: bool) -> None:
         """Run forward passes under autocast to ``amp_dtype`` (None: float32) on ``device_type``, and in

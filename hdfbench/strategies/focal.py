@@ -41,6 +41,5 @@ class Focal(Strategy):
         self.register_buffer("alpha", None if alpha is None else torch.tensor(alpha, dtype=torch.float32))
 
     def compute_loss(self, logits, features, batch):
-        weights = [w for w in (self.alpha, self.class_weights) if w is not None]
-        alpha = torch.stack(weights).prod(0) if weights else None
+        alpha = self.combined_class_weights(self.alpha)
         return focal_loss(logits, batch.labels, gamma=self.hparams.gamma, alpha=alpha), {}

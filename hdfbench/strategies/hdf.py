@@ -80,6 +80,11 @@ class HDF(Strategy):
                 "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2)}
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
+        super().__init__(model, hparams, task, optimizer, balance)
+        self.register_buffer("grad_norm", torch.tensor(1.0))
+
+    def prepare_model(self, model):
+        hparams = self.hparams
         if hparams.dam:
             insert_dam(model, hparams.dam_reduction)
         if hparams.dsm.features != "after_dropout":
@@ -87,8 +92,7 @@ class HDF(Strategy):
                 raise ValueError(f"dsm.features '{hparams.dsm.features}' needs an X3D backbone, "
                                  f"got {type(model).__name__}")
             model.feature_point = hparams.dsm.features
-        super().__init__(model, hparams, task, optimizer, balance)
-        self.register_buffer("grad_norm", torch.tensor(1.0))
+        return model
 
     def build_optimizer(self, spec):
         if self.hparams.sam:

@@ -51,17 +51,19 @@ class LDAMDRW(Strategy):
                 "scale": trial.suggest_float("scale", 5.0, 50.0, log=True)}
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
-        model.classifier = NormedLinear(model.feature_dim, task.num_classes)
         super().__init__(model, hparams, task, optimizer, balance)
         self.register_buffer("margins", ldam_margins(task.class_counts, hparams.max_margin))
         self.register_buffer("drw_weights", class_balanced_weights(task.class_counts, hparams.drw_beta))
         self.drw_active = False
 
+    def prepare_model(self, model):
+        model.classifier = NormedLinear(model.feature_dim, self.task.num_classes)
+        return model
+
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         self.drw_active = epoch >= int(round(self.hparams.drw_start * epochs))
 
     def compute_loss(self, logits, features, batch):
-        weights = [w for w in (self.drw_weights if self.drw_active else None, self.class_weights) if w is not None]
-        weight = torch.stack(weights).prod(0) if weights else None
+        weight = self.combined_class_weights(self.drw_weights if self.drw_active else None)
         loss = ldam_loss(logits, batch.labels, self.margins, self.hparams.scale, weight=weight)
         return loss, {"drw": float(self.drw_active)}

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from hdfbench.data.dfew import DFEW_CLASSES, DFEW_COUNTS
 from hdfbench.metrics import confusion, per_class_recall, worst_group_metrics
 
-CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
-#: DFEW-like class prior.
-PRIOR = np.array([2445, 1894, 2669, 2173, 1469, 145, 902], dtype=float) / 11697
+CLASSES = DFEW_CLASSES
+#: DFEW's class prior.
+PRIOR = DFEW_COUNTS / DFEW_COUNTS.sum()
 
 
 @dataclass

@@ -6,7 +6,8 @@ import pytest
 
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.data.base import inner_validation_split
-from hdfbench.data.synthetic import DFEW_COUNTS, SyntheticOptions, class_sizes, plan_clips, source_mix
+from hdfbench.data.dfew import DFEW_COUNTS
+from hdfbench.data.synthetic import SyntheticOptions, class_sizes, plan_clips, source_mix
 
 SMALL = {"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}
 

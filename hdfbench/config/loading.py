@@ -1,9 +1,10 @@
-"""The experiment configuration: a typed schema loaded from YAML, with precise error messages.
+"""Loading an experiment config from YAML, with precise error messages.
 
 Loading happens in two passes. The structure (keys, types, ranges) is checked by pydantic; then
 each named component (dataset, strategy, backbone) is looked up in its registry and its own
 options are validated against the component's schema. Every problem is reported with the file,
-the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama: ...``.
+the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama: ...``, or with the
+``--set`` item the value came from.
 """
 
 from __future__ import annotations
@@ -12,237 +13,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
+from hdfbench.config.experiment import (
+    ExperimentConfig,
+    ModelSpec,
+)
 from hdfbench.fileio import first_non_utf8, sqlite_unwritable, unwritable
-from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.registry import UnknownNameError
-from hdfbench.schema import LocalPath, StrictModel
+from hdfbench.schema import StrictModel
 
 Loc = tuple[str | int, ...]
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
-
-
-class DatasetSpec(StrictModel):
-    """One dataset and its loader options (validated against the loader's own schema)."""
-
-    name: str
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class ParamSpace(StrictModel):
-    """One searched parameter: a float or int range (optionally log-scaled), or a list of choices."""
-
-    type: Literal["float", "int", "choice"] = "float"
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> "ParamSpace":
-        if self.type == "choice":
-            if not self.choices:
-                raise ValueError("type 'choice' needs a non-empty 'choices' list")
-        elif self.low is None or self.high is None or not self.low < self.high:
-            raise ValueError(f"type '{self.type}' needs low < high")
-        elif self.log and self.low <= 0:
-            raise ValueError("log scale needs low > 0")
-        return self
-
-
-class SearchSpec(StrictModel):
-    """Optuna search of a strategy's hyperparameters on one (fold, seed) cell, before the final grid.
-
-    ``space`` maps names to ranges: a plain name is a strategy hyperparameter, a dotted path
-    (``training.optimizer.lr``) a training setting. Without ``space`` the strategy's own
-    ``search_space`` is used. Trials are scored on inner validation only.
-    """
-
-    n_trials: int = Field(ge=1)
-    space: dict[str, ParamSpace] | None = None
-    fold: int | None = Field(None, description="fold searched on (default: the first of folds)")
-    seed: int | None = Field(None, description="seed searched with (default: the first of seeds)")
-    max_concurrent: int | None = Field(None, ge=1, description="parallel trials (TPE needs few)")
-    sampler_seed: int = 0
-
-
-class StrategySpec(StrictModel):
-    """One strategy run: its registered name (or ``module:Class``), a variant label, hyperparameters."""
-
-    name: str
-    variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
-    hparams: dict[str, Any] = Field(default_factory=dict)
-    balance: Literal["none", "reweight", "sample"] = Field(
-        "none", description="balancing for any strategy: class-weighted loss, or balanced sampling")
-    balance_groups: str = Field(
-        "class", description="what 'sample' balances: 'class', a metadata field, or 'class*<field>'")
-    class_weights: Literal["inverse_frequency", "effective_number"] = Field(
-        "inverse_frequency", description="'reweight' weights: 1/n_c, or (1 − β)/(1 − β^n_c) (Cui et al., 2019)")
-    beta: float = Field(0.9999, gt=0, lt=1, description="β of the effective number of samples")
-    search: SearchSpec | None = None
-
-    LATE_FIELDS = ("balance_groups", "class_weights", "beta")
-
-    @model_validator(mode="after")
-    def _weights_need_reweight(self) -> "StrategySpec":
-        fields = type(self).model_fields
-        changed = [f for f in ("class_weights", "beta") if getattr(self, f) != fields[f].default]
-        if changed and self.balance != "reweight":
-            raise ValueError(f"{' and '.join(changed)} only apply with balance: reweight (balance is '{self.balance}')")
-        if "beta" in changed and self.class_weights != "effective_number":
-            raise ValueError("beta only applies with class_weights: effective_number")
-        return self
-
-    @property
-    def balancing(self):
-        """Return the ``strategies.base.Balancing`` a strategy is built with."""
-        from hdfbench.strategies.base import Balancing  # the strategy layer imports torch; the schema does not
-
-        return Balancing(self.balance, self.class_weights, self.beta)
-
-    @property
-    def label(self) -> str:
-        """Return the variant label shown in results: the variant, else the name (+ balancing)."""
-        if self.variant:
-            return self.variant
-        suffix = {"none": "", "reweight": "+reweight", "sample": "+balanced_sampling"}[self.balance]
-        if self.class_weights == "effective_number":
-            suffix = f"+reweight_effective_number_{self.beta:g}"
-        if self.balance == "sample" and self.balance_groups != "class":
-            suffix = f"+balanced_{self.balance_groups.replace('*', 'x')}"
-        return self.name.rpartition(":")[2].lower() + suffix
-
-
-class ModelSpec(StrictModel):
-    """The backbone and its options."""
-
-    backbone: str = "x3d_tiny"
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class TrainingSpec(StrictModel):
-    """How each run trains, and how it uses its device (the GPU settings are docs/cluster.md's recipe)."""
-
-    epochs: int = Field(default=10, ge=1)
-    batch_size: int = Field(default=16, ge=1)
-    eval_batch_size: int = Field(default=64, ge=1)
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
-    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="auto: CUDA when the trial was given a GPU, else CPU")
-    num_workers: int = Field(default=0, ge=0)
-    val_fraction: float = Field(default=0.1, gt=0, le=0.5)
-    max_steps_per_epoch: int | None = Field(default=None, ge=1)
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto",
-        description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32")
-    channels_last: bool = Field(default=False, description="channels_last_3d memory format for the model and its clips")
-    pin_memory: Literal["auto"] | bool = Field(default="auto", description="page-locked batches (auto: on CUDA)")
-    persistent_workers: bool = Field(
-        default=True, description="keep DataLoader workers across epochs (num_workers > 0)")
-    prefetch_factor: int = Field(
-        default=2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)")
-    cudnn_benchmark: bool = Field(
-        default=True, description="let cuDNN pick the fastest kernels for the fixed clip shape")
-
-    #: Fields added after run ids were first published: they enter a run's fingerprint only when set
-    #: away from their defaults, so existing run directories keep their ids and resume.
-    LATE_FIELDS: ClassVar[tuple[str, ...]] = (
-        "precision", "channels_last", "pin_memory", "persistent_workers", "prefetch_factor", "cudnn_benchmark")
-
-
-class SelectionSpec(StrictModel):
-    """Which epoch's model is kept: the best one on the inner validation split by ``rule``."""
-
-    rule: Literal["best_val_uar", "best_val_war", "best_val_worst_class_recall", "best_val_worst_group",
-                  "last_epoch"] = "best_val_uar"
-
-
-class ResourcesSpec(StrictModel):
-    """Ray resources of one trial."""
-
-    cpu: float = Field(default=1, gt=0)
-    gpu: float = Field(default=0, ge=0)
-
-
-class TrackingSpec(StrictModel):
-    """MLflow mirroring; ``uri`` defaults to ``sqlite:///<output_dir>/mlflow.db``.
-
-    On a Ray cluster the documented store is an MLflow tracking server (``http://HOST:PORT``); a
-    sqlite file is accepted there only on the shared ``output_dir`` and with ``allow_shared_sqlite``.
-    """
-
-    enabled: bool = True
-    uri: str | None = None
-    allow_shared_sqlite: bool = Field(default=False, description="on a cluster, let every node write one sqlite file")
-
-
-class RaySpec(StrictModel):
-    """The Ray instance: local (address null) or an existing cluster (``HOST:PORT`` of its head)."""
-
-    address: str | None = None
-    max_concurrent_trials: int | None = Field(default=None, ge=1)
-    max_failures: int = Field(default=2, ge=0, description="retries of a trial whose process or node was lost")
-    ship_code: bool = Field(default=True, description="send the hdfbench package to a cluster's nodes with each job")
-    py_modules: list[LocalPath] = Field(default_factory=list,
-                                        description="more local packages to send (plugins, module:Class files)")
-    preflight_timeout_s: float = Field(
-        default=120, gt=0, description="how long each node may take to answer the preflight")
-
-    @field_validator("py_modules")
-    @classmethod
-    def _shippable(cls, paths: list[str]) -> list[str]:
-        bad = [p for p in paths if not (Path(p).is_dir() or (Path(p).is_file() and Path(p).suffix in (".py", ".whl")))]
-        if bad:
-            raise ValueError(f"not a package folder, .py file or .whl file: {', '.join(bad)}")
-        return paths
-
-
-class ExperimentConfig(StrictModel):
-    """A sweep: datasets × folds × seeds × strategies, and how each run trains and is tracked."""
-
-    experiment: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    datasets: list[DatasetSpec] = Field(min_length=1)
-    folds: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    strategies: list[StrategySpec] = Field(min_length=1)
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    training: TrainingSpec = Field(default_factory=TrainingSpec)
-    selection: SelectionSpec = Field(default_factory=SelectionSpec)
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
-    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
-    ray: RaySpec = Field(default_factory=RaySpec)
-    output_dir: str = "results"
-    cache_dir: LocalPath | None = Field(None, description="data cache; default $HDFBENCH_CACHE or ~/.cache/hdfbench")
-
-    @field_validator("folds", "seeds")
-    @classmethod
-    def _unique(cls, values: list[int]) -> list[int]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"values must be unique, got {values}")
-        return values
-
-    @model_validator(mode="after")
-    def _unique_variants(self) -> "ExperimentConfig":
-        labels = [s.label for s in self.strategies]
-        duplicates = sorted({x for x in labels if labels.count(x) > 1})
-        if duplicates:
-            raise ValueError(f"strategy variants must be unique; repeated: {duplicates} (set 'variant')")
-        return self
-
-    @property
-    def experiment_dir(self) -> Path:
-        """Return ``<output_dir>/<experiment>``."""
-        return Path(self.output_dir) / self.experiment
-
-    def tracking_uri(self) -> str:
-        """Return the MLflow tracking URI (absolute sqlite path by default)."""
-        return self.tracking.uri or f"sqlite:///{Path(self.output_dir).resolve() / 'mlflow.db'}"
 
 
 @dataclass(frozen=True)
@@ -609,42 +393,3 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     return parse_config(raw, str(path), text, overridden)
 
 
-def smoke(config: ExperimentConfig) -> ExperimentConfig:
-    """Return ``config`` shrunk to a seconds-long CPU run: tiny data and model, 2 epochs of 2 steps."""
-    from hdfbench.data import DATASETS
-
-    datasets = [
-        DatasetSpec(name=d.name, options=DATASETS.get(d.name).smoke_options(dict(d.options))) for d in config.datasets
-    ]
-    training = config.training.model_copy(update={
-        "epochs": 2, "batch_size": 8, "eval_batch_size": 32, "max_steps_per_epoch": 2,
-        "device": "cpu", "num_workers": 0,
-    })
-    strategies = [
-        s.model_copy(update={"search": s.search.model_copy(update={"n_trials": min(2, s.search.n_trials)})})
-        if s.search else s
-        for s in config.strategies
-    ]
-    return config.model_copy(update={
-        "datasets": datasets, "folds": config.folds[:1], "seeds": config.seeds[:1], "strategies": strategies,
-        "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
-        "training": training, "resources": ResourcesSpec(cpu=1, gpu=0),
-    })
-
-
-def changed_settings(before: ExperimentConfig, after: ExperimentConfig) -> list[str]:
-    """Return ``key.path: old → new`` for every setting that differs between two configs."""
-    out: list[str] = []
-
-    def walk(a: Any, b: Any, loc: Loc) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in dict.fromkeys([*a, *b]):
-                walk(a.get(key), b.get(key), loc + (key,))
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for i, (x, y) in enumerate(zip(a, b)):
-                walk(x, y, loc + (i,))
-        elif a != b:
-            out.append(f"{format_loc(loc)}: {a} → {b}")
-
-    walk(before.model_dump(mode="json"), after.model_dump(mode="json"), ())
-    return out
