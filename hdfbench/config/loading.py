@@ -10,7 +10,7 @@ the line and the key path, e.g. ``quickstart.yaml:12: strategies[0].hparams.gama
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,44 +63,37 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _line_index(text: str) -> dict[Loc, int]:
-    """Return the 1-based line of every key path in a YAML document."""
-    index: dict[Loc, int] = {}
+def _nodes(text: str) -> Iterator[tuple[Loc, yaml.Node, yaml.Node | None]]:
+    """Yield (key path, node, its key's node or None) for every node of a YAML document, in document order."""
 
-    def walk(node: yaml.Node, loc: Loc) -> None:
-        index[loc] = node.start_mark.line + 1
+    def walk(node: yaml.Node, loc: Loc, key: yaml.Node | None) -> Iterator[tuple[Loc, yaml.Node, yaml.Node | None]]:
+        yield loc, node, key
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                walk(value, loc + (key.value,))
-                index[loc + (key.value,)] = key.start_mark.line + 1
+            for key_node, value in node.value:
+                yield from walk(value, loc + (key_node.value,), key_node)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                walk(item, loc + (i,))
+                yield from walk(item, loc + (i,), None)
 
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
-        walk(root, ())
-    return index
+        yield from walk(root, (), None)
+
+
+def _line_index(text: str) -> dict[Loc, int]:
+    """Return the 1-based line of every key path in a YAML document (a mapping value: its key's line)."""
+    return {loc: (key or node).start_mark.line + 1 for loc, node, key in _nodes(text)}
 
 
 def _duplicate_keys(text: str) -> list[Problem]:
-    problems: list[Problem] = []
-
-    def walk(node: yaml.Node, loc: Loc) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if key.value in seen:
-                    problems.append(Problem(loc + (key.value,), "duplicate key", key.start_mark.line + 1))
-                seen.add(key.value)
-                walk(value, loc + (key.value,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, loc + (i,))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
+    """Return a problem for every key repeated within one mapping."""
+    problems = []
+    for loc, node, _ in _nodes(text):
+        seen: set[str] = set()
+        for key, _value in node.value if isinstance(node, yaml.MappingNode) else ():
+            if key.value in seen:
+                problems.append(Problem(loc + (key.value,), "duplicate key", key.start_mark.line + 1))
+            seen.add(key.value)
     return problems
 
 
