@@ -1,4 +1,5 @@
-"""DAM, HDF's time-frequency distributional attention module (``hdf_method.md`` §3).
+"""DAM, HDF's time-frequency distributional attention module (Cui et al., ACM MM 2025,
+https://arxiv.org/abs/2507.15765; what was taken from the paper and the released code: docs/hdf.md, choice 5).
 
 A shape-preserving residual re-weighting of an X3D stage output ``x`` of shape (B, C, T, H, W):
 

@@ -6,9 +6,11 @@ shared by all variants, and every (dataset, fold, variant) an optional fold-spec
 ``base_accuracy + cell difficulty + fold effect + its effect (+ its effect on the clip's class)``.
 A variant with effect 0 is identical *in distribution* to the reference (independent draws), so a
 correct analysis must not flag it; one with a large effect must be flagged.
-The layout is the one the trainer writes (config.json, metrics.jsonl, predictions.parquet, done,
-confusion_test.csv, runs.json, summary.csv, config.yaml, sweep.json). ``train_class_counts`` is
-written into config.json, which the real trainer does not record (see ``train_counts``).
+The layout is the one a finished sweep leaves (config.json, metrics.jsonl, predictions.parquet, done,
+runs.json, summary.csv, config.yaml, sweep.json), plus confusion_test.csv, which a real run has only
+when the MLflow mirror finished it (the analysis falls back to predictions.parquet without it).
+config.json carries ``train_class_counts`` as ``Trainer._run`` records it (read by
+``analysis.train_counts``).
 """
 
 from __future__ import annotations
