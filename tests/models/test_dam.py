@@ -66,7 +66,7 @@ def test_every_parameter_gets_a_gradient_and_size_matches_the_reference():
             p.add_(0.1 * torch.randn_like(p))
     dam(torch.randn(2, 192, 16, 7, 7)).square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in dam.parameters())
-    assert 4100 <= sum(p.numel() for p in dam.parameters()) <= 4300  # ≈ 4.2k at T = 16 (hdf_method.md §3.5)
+    assert 4100 <= sum(p.numel() for p in dam.parameters()) <= 4300  # ≈ 4.2k parameters at T = 16
 
 
 def test_reduction_builds_the_two_conv_attention():
