@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def wait_for_partial_sweep(runs_dir, proc, timeout=240):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, tiny_config
+from tests.helpers import REPO, tiny_config
 from tests.sweep.local_cluster import LocalCluster, mlflow_runs, start_mlflow_server
 
 pytestmark = pytest.mark.slow
