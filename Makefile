@@ -1,16 +1,13 @@
 # hdfbench: `make run` (quickstart sweep) and `make test` (whole test suite).
 # Both create .venv with pip on first use and reinstall when pyproject.toml or constraints.txt changes;
-# the install is the exact pinned set of constraints.txt.
+# the install is the exact pinned set of constraints.txt. The quiet settings for Ray and MLflow are not
+# set here: the hdfbench command and the test suite apply them (hdfbench/_quiet.py).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-
-export RAY_AUTH_MODE ?= disabled
-export RAY_USAGE_STATS_ENABLED ?= 0
-export RAY_AIR_NEW_OUTPUT ?= 0
 
 .PHONY: install run test clean
 

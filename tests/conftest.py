@@ -1,4 +1,5 @@
-"""Fixtures and hooks only (helpers live in tests/helpers.py): a session-wide data cache."""
+"""Fixtures and hooks only (helpers live in tests/helpers.py): the quiet settings, and a session-wide
+data cache."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+
+from hdfbench._quiet import IGNORED_WARNINGS, apply_quiet_settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Apply hdfbench's quiet settings to this process and the subprocesses it starts (Ray nodes, the
+    ``hdfbench`` command), and give pytest their warning filters: it resets the filters for every test."""
+    apply_quiet_settings()
+    for message in IGNORED_WARNINGS:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
 
 @pytest.fixture(scope="session", autouse=True)
