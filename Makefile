@@ -1,6 +1,8 @@
-# hdfbench: `make run` (quickstart sweep) and `make test` (whole test suite).
-# Both create .venv with pip on first use and reinstall when pyproject.toml or constraints.txt changes;
-# the install is the exact pinned set of constraints.txt.
+# hdfbench: `make run` (quickstart sweep), `make test` (whole test suite), `make test-fast` (without the
+# slow tests) and `make lint` (ruff and mypy).
+# Each creates .venv with pip on first use and reinstalls when pyproject.toml or constraints.txt changes;
+# the install is the exact pinned set of constraints.txt. The quiet settings for Ray and MLflow are not
+# set here: the hdfbench command and the test suite apply them (hdfbench/_quiet.py).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,11 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-export RAY_AUTH_MODE ?= disabled
-export RAY_USAGE_STATS_ENABLED ?= 0
-export RAY_AIR_NEW_OUTPUT ?= 0
-
-.PHONY: install run test clean
+.PHONY: install run test test-fast lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +28,13 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check hdfbench tests benchmarks
+	$(BIN)/mypy hdfbench
 
 clean:
 	rm -rf $(VENV) results/quickstart analysis/quickstart .pytest_cache

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from hdfbench._quiet import apply_quiet_settings
 from hdfbench.config import ConfigError, changed_settings, load_config, smoke
 from hdfbench.registry import registries
 
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    apply_quiet_settings()  # before any command imports Ray or MLflow (this module imports neither)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from hdfbench.data import DataError

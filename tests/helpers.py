@@ -1,12 +1,74 @@
-"""Helpers shared by test modules (fixtures live in conftest.py): commands run in a mount namespace of
-their own, so a tmpfs or a read-only bind mount is seen by that command only (needs unshare, as root)."""
+"""Helpers shared by test modules; fixtures and hooks live in conftest.py. The ``hdfbench`` command in a
+subprocess (for what needs a process of its own: a Ray sweep, a signal, a mount namespace), a tiny
+experiment config, a training run stopped after an epoch, the analysis tests' known-effects results,
+and commands run in a mount namespace of their own, so that a tmpfs or a read-only bind mount is seen
+by that command only (needs unshare, as root)."""
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+from hdfbench.testing.fake_results import FakeSpec
+from hdfbench.training.trainer import Hooks, train
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+
+#: 2 datasets × 5 folds × 3 seeds × 4 strategies, a DFEW-like 5-fold partition (n_test/n_train = 0.25):
+#: "better" is 5 points better than the reference by construction, "same" identical in distribution
+#: (a GroupDRO run, for its weight figure), "minority" worse on the minority class (Disgust) only.
+KNOWN = FakeSpec(experiment="known", datasets=("d1", "d2"), folds=(1, 2, 3, 4, 5), seeds=(0, 1, 2), n_test=3000,
+                 n_train=10900,
+                 variants={"erm": ("erm", 0.0), "better": ("better", 0.05), "same": ("groupdro", 0.0),
+                           "minority": ("minority", 0.0, {"Disgust": -0.3})})
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``hdfbench ARGS`` in a subprocess; return the completed process (output captured). For commands
+    that need a process of their own (a Ray sweep); call ``hdfbench.cli.main([...])`` for the others."""
+    return subprocess.run([sys.executable, "-m", "hdfbench.cli", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout, env=os.environ.copy())
+
+
+def tiny_config(tmp_path: Path, **overrides) -> Path:
+    """Write a small, fast experiment YAML under ``tmp_path``; return its path."""
+    import yaml
+
+    config = {
+        "experiment": "tiny",
+        "datasets": [{"name": "synthetic", "options": {"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}}],
+        "folds": [1], "seeds": [0],
+        "strategies": [{"name": "erm"}],
+        "model": {"backbone": "x3d_tiny", "options": {"head_dim_out": 64}},
+        "training": {"epochs": 2, "batch_size": 8, "max_steps_per_epoch": 2, "device": "cpu"},
+        "output_dir": str(tmp_path / "results"),
+    }
+    for key, value in overrides.items():
+        config[key] = value
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+class Interrupt(Exception):
+    """Raised by a hook to stop training the way Ctrl-C would."""
+
+
+def interrupt_after_epoch(run_spec, run_dir, epoch: int) -> None:
+    """Train ``run_spec`` into ``run_dir`` and stop it once ``epoch`` is checkpointed."""
+    def stop(record):
+        if record["epoch"] == epoch:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(run_spec, run_dir, Hooks(on_epoch=stop))
 
 
 @functools.cache

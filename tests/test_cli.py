@@ -1,17 +1,19 @@
-"""The command line end to end: list, every experiment under --smoke, analyze."""
+"""The command line end to end: list, every experiment under --smoke, analyze. Commands that start Ray run
+in a subprocess (run_cli); the others in this process (main)."""
 
 import pandas as pd
 import pytest
 import yaml
 
+from hdfbench.cli import main
 from hdfbench.config import load_config
-from tests.conftest import EXPERIMENTS, run_cli, tiny_config
+from tests.helpers import EXPERIMENTS, run_cli, tiny_config
 
 
 @pytest.mark.parametrize("kind,expected", [("strategies", "erm"), ("datasets", "synthetic"), ("backbones", "x3d_tiny")])
-def test_list(kind, expected):
-    result = run_cli("list", kind)
-    assert result.returncode == 0 and expected in result.stdout.split()
+def test_list(kind, expected, capsys):
+    assert main(["list", kind]) == 0
+    assert expected in capsys.readouterr().out.split()
 
 
 #: Experiments whose data `hdfbench synth` makes (dataset layout per file): smoke-run on a tiny tree.
@@ -28,9 +30,8 @@ def synth_root_overrides(path, tmp_path) -> list[str]:
     if path.name not in SYNTH_MADE:
         return []
     tree = tmp_path / "tree"
-    made = run_cli("synth", "--format", SYNTH_MADE[path.name], "--out", str(tree), "--n-clips", "84",
-                   "--set", "n_subjects=8")
-    assert made.returncode == 0, made.stderr
+    assert main(["synth", "--format", SYNTH_MADE[path.name], "--out", str(tree), "--n-clips", "84",
+                 "--set", "n_subjects=8"]) == 0
     return ["--set", f"datasets.0.options.root={tree}"]
 
 
@@ -56,21 +57,21 @@ def test_analyze_writes_the_summary_table(tmp_path):
     path = tiny_config(tmp_path, seeds=[0, 1], tracking={"enabled": False})
     assert run_cli("run", str(path)).returncode == 0
     out = tmp_path / "analysis"
-    result = run_cli("analyze", str(tmp_path / "results" / "tiny"), "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    assert main(["analyze", str(tmp_path / "results" / "tiny"), "--out", str(out)]) == 0
     table = pd.read_csv(out / "summary_table.csv")
     assert table["n"].tolist() == [2] and "| synthetic | erm | 2 |" in (out / "summary_table.md").read_text()
 
 
-def test_analyze_rejects_a_folder_without_runs(tmp_path):
-    result = run_cli("analyze", str(tmp_path))
-    assert result.returncode == 2 and "not an experiment results directory" in result.stderr
+def test_analyze_rejects_a_folder_without_runs(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert "not an experiment results directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [
     (["synth", "--format", "nosuch", "--out", "x"], "unknown export format 'nosuch'; allowed: dfew"),
     (["inspect", "nosuch", "--root", "."], "unknown dataset 'nosuch'; allowed: dfew"),
 ])
-def test_unknown_names_on_the_command_line_exit_2_without_a_traceback(argv, message, tmp_path):
-    result = run_cli(*argv)
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+def test_unknown_names_on_the_command_line_exit_2_without_a_traceback(argv, message, capsys):
+    assert main(argv) == 2  # an exception would fail the test with its traceback
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -3,17 +3,19 @@
 import pytest
 import yaml
 
+from hdfbench.cli import main
 from hdfbench.config import ConfigError, load_config, smoke
-from tests.conftest import EXPERIMENTS, run_cli
+from tests.helpers import EXPERIMENTS
 
 ALL_EXPERIMENTS = sorted(EXPERIMENTS.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", ALL_EXPERIMENTS, ids=lambda p: p.name)
-def test_every_experiment_validates(path):
-    result = run_cli("validate", str(path))
-    assert result.returncode == 0, result.stderr
-    assert "OK" in result.stdout
+def test_every_experiment_validates(path, capsys):
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"{path}: OK" in out
 
 
 def write(tmp_path, text):
@@ -75,18 +77,18 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
-def test_cli_exit_code_2_and_one_message_on_stderr(tmp_path):
-    result = run_cli("validate", str(write(tmp_path, BASE + "training: {epochs: -3}\n")))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "error: invalid experiment config" in result.stderr and "training.epochs" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_cli_exit_code_2_and_one_message_on_stderr(tmp_path, capsys):
+    assert main(["validate", str(write(tmp_path, BASE + "training: {epochs: -3}\n"))]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: invalid experiment config") and "training.epochs" in err
+    assert "Traceback" not in err
 
 
-def test_run_with_bad_config_exits_2_before_writing_anything(tmp_path):
+def test_run_with_bad_config_exits_2_before_writing_anything(tmp_path, capsys):
     path = write(tmp_path, BASE + f"output_dir: {tmp_path / 'out'}\ntraining: {{epochs: nope}}\n")
-    result = run_cli("run", str(path))
-    assert result.returncode == 2 and "training.epochs" in result.stderr
+    assert main(["run", str(path)]) == 2
+    assert "training.epochs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

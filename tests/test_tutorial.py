@@ -44,6 +44,7 @@ def test_the_tutorial_strategy_is_a_strategy_of_at_most_40_lines(tmp_path, monke
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # its sweep alone may take 600 s
 def test_the_tutorial_runs_end_to_end(tmp_path):
     for path, content in tutorial_files().items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

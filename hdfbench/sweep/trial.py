@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from hdfbench._quiet import apply_quiet_settings
 from hdfbench.fileio import disk_full
 from hdfbench.training import selection
 from hdfbench.training.rundir import RunDir, RunDirBusy
@@ -56,6 +57,11 @@ def run_trial(trial_config: dict[str, Any]) -> None:
     tracking settings; any other key is a searched parameter applied to the spec first. Every
     report carries ``objective``, the validation score of the epoch the selection rule keeps so far.
     """
+    # A worker runs this without hdfbench's command line: the quiet settings (warning filters, logger
+    # levels, MLflow's environment) before the trial imports MLflow, Optuna or the trainer. Ray's own
+    # variables reach a worker before it starts: inherited from the driver's node, or from the job's
+    # runtime environment on a cluster (tuner.runtime_env).
+    apply_quiet_settings()
     from ray import tune
 
     from hdfbench.sweep.search import apply_params

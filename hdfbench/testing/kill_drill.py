@@ -206,6 +206,9 @@ def drill(config_path: str, overrides: list[str], kills: int, seed: int, jitter_
 
 def main(argv: list[str] | None = None) -> int:
     """Run the drill from the command line; print the report; return 0 if every check held, else 1."""
+    from hdfbench._quiet import apply_quiet_settings
+
+    apply_quiet_settings()  # the drill reads MLflow itself; the sweeps it starts are `hdfbench` commands
     parser = argparse.ArgumentParser(prog="python -m hdfbench.testing.kill_drill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")

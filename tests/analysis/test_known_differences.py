@@ -9,7 +9,7 @@ from hdfbench.analysis import stats
 from hdfbench.analysis.load import load_experiment
 from hdfbench.analysis.pipeline import Options, compute
 from hdfbench.testing.fake_results import FakeSpec, make_results
-from tests.analysis.conftest import KNOWN
+from tests.helpers import KNOWN
 
 
 def rows(table, variant):

@@ -34,7 +34,7 @@ def test_figures_are_written_non_empty(known_analysis):
     assert not [n for n in known_analysis.notes if "failed" in n]
 
 
-def test_figure_colours_are_consistent(known_analysis):
+def test_figure_colours_are_consistent():
     from hdfbench.analysis.figure_style import palette
 
     assert palette(["erm", "better"])["erm"] == palette(["erm", "better", "same"])["erm"]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hdfbench.cli import main
 from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
 from hdfbench.data import build_dataset
 from hdfbench.data.synthetic import SyntheticDFER, SyntheticOptions
@@ -14,7 +15,7 @@ from hdfbench.data.synthetic_export import export_dfew
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 from hdfbench.training.trainer import train
-from tests.conftest import interrupt_after_epoch, run_cli, tiny_config
+from tests.helpers import interrupt_after_epoch, run_cli, tiny_config
 
 SMALL = SyntheticOptions(n_clips=84, frames=6, size=32, n_subjects=8)
 
@@ -82,13 +83,13 @@ def test_skipped_clips_reach_the_run_results(tree, tmp_path):
 
 
 @pytest.mark.slow
-def test_synth_then_dfew_loader_then_smoke_run_via_the_cli(tmp_path):
+def test_synth_then_dfew_loader_then_smoke_run_via_the_cli(tmp_path, capsys):
     out = tmp_path / "DFEW"
-    made = run_cli("synth", "--format", "dfew", "--out", str(out), "--n-clips", "84", "--set", "n_subjects=8")
-    assert made.returncode == 0, made.stderr
-    inspected = run_cli("inspect", "dfew", "--root", str(out), "--set", "frames_dir=all", "--json")
-    info = json.loads(inspected.stdout)
-    assert inspected.returncode == 0 and info["n_clips"] == 84 and info["bad_clips"]["count"] == 0
+    assert main(["synth", "--format", "dfew", "--out", str(out), "--n-clips", "84", "--set", "n_subjects=8"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", "dfew", "--root", str(out), "--set", "frames_dir=all", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_clips"] == 84 and info["bad_clips"]["count"] == 0
     assert sum(info["folds"]["1"]["test"].values()) == 17
     dataset = {"name": "dfew", "options": {"root": str(out), "frames_dir": "all", "frames": 8, "size": 32}}
     path = tiny_config(tmp_path, datasets=[dataset], tracking={"enabled": False})

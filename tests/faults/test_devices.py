@@ -3,7 +3,7 @@ problem line naming the resources and the node, exit 2."""
 
 import pytest
 
-from tests.conftest import run_cli, tiny_config
+from tests.helpers import run_cli, tiny_config
 
 
 @pytest.mark.slow

@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import tiny_config
-from tests.helpers import in_small_tmpfs, mount_namespaces_permitted
+from tests.helpers import in_small_tmpfs, mount_namespaces_permitted, tiny_config
 
 if not mount_namespaces_permitted():
     pytest.skip("needs unshare and the privilege to mount", allow_module_level=True)

@@ -6,7 +6,7 @@ import pytest
 
 from hdfbench.sweep.reaper import marked
 from hdfbench.testing.kill_drill import MARK, drill
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.mark.slow

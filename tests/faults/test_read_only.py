@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from hdfbench.testing.fake_results import FakeSpec, make_results
-from tests.conftest import tiny_config
-from tests.helpers import mount_namespaces_permitted, read_only, tree_bytes
+from tests.helpers import mount_namespaces_permitted, read_only, tiny_config, tree_bytes
 
 if not mount_namespaces_permitted():
     pytest.skip("needs unshare and the privilege to mount", allow_module_level=True)

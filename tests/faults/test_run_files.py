@@ -15,7 +15,7 @@ from hdfbench.data.cache import ClipCache
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 from hdfbench.training.trainer import train
-from tests.conftest import interrupt_after_epoch
+from tests.helpers import interrupt_after_epoch
 
 
 def spec() -> RunSpec:
@@ -68,7 +68,7 @@ def test_metrics_cut_mid_record_lose_no_epoch_the_checkpoint_covers(tmp_path, st
     assert run.read_done()["resumed_from_epochs"] == [2]
 
 
-def test_result_files_follow_the_umask(tmp_path, straight):
+def test_result_files_follow_the_umask(tmp_path):
     previous = os.umask(0o022)
     try:
         run = RunDir(tmp_path / "run")

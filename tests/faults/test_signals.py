@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def wait_for_partial_sweep(runs_dir, proc, timeout=240):
@@ -32,6 +32,7 @@ def wait_for_partial_sweep(runs_dir, proc, timeout=240):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # up to 240 s to the partial state, then up to 300 s for the rerun
 def test_kill_minus_9_then_rerun_resumes(tmp_path):
     path = tiny_config(
         tmp_path, seeds=[0, 1, 2], ray={"max_concurrent_trials": 1},

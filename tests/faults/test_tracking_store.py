@@ -3,7 +3,7 @@ never saw finish is completed from its run directory. Finished results stay unto
 
 import pytest
 
-from tests.conftest import run_cli, tiny_config
+from tests.helpers import run_cli, tiny_config
 
 
 @pytest.mark.slow

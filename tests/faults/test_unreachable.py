@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.conftest import run_cli, tiny_config
+from tests.helpers import run_cli, tiny_config
 
 
 @pytest.mark.slow

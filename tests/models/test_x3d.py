@@ -1,11 +1,14 @@
 """X3D backbones: shapes, no Softmax, the import shim, size limits, registry."""
 
+import subprocess
 import sys
 
 import pytest
 import torch
 
 from hdfbench.models import BACKBONES, build_backbone
+from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
+from tests.helpers import REPO
 
 
 def test_tiny_forward_backward_returns_logits_and_features():
@@ -28,9 +31,35 @@ def test_too_small_frames_give_a_clear_error():
         build_backbone("x3d_tiny", 7, frames=4, size=16, options={})
 
 
-def test_shim_leaves_no_fake_torchvision_behind():
+WITHOUT_TORCHVISION = """
+import importlib.abc, sys
+
+class NoTorchvision(importlib.abc.MetaPathFinder):  # torchvision absent, whether or not it is installed
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "torchvision":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTorchvision())
+from hdfbench.models import build_backbone
+build_backbone("x3d_tiny", 2, frames=4, size=32, options={})
+head = sys.modules["pytorchvideo.models.head"]
+print(head.RoIAlign.__module__, sorted(m for m in sys.modules if m.partition(".")[0] == "torchvision"))
+"""
+
+
+def test_without_torchvision_the_shim_leaves_no_fake_torchvision_behind():
+    # a fresh interpreter: in this one pytorchvideo may be imported already, or the real torchvision installed
+    result = subprocess.run([sys.executable, "-c", WITHOUT_TORCHVISION], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["hdfbench.models.pytorchvideo_compat", "[]"]  # the placeholder served, then left
+
+
+def test_with_torchvision_installed_pytorchvideo_imports_the_real_one():
+    torchvision = pytest.importorskip("torchvision")
     build_backbone("x3d_tiny", 2, frames=4, size=32, options={})
-    assert "torchvision" not in sys.modules and "torchvision.ops" not in sys.modules
+    assert import_pytorchvideo("pytorchvideo.models.head").RoIAlign is torchvision.ops.RoIAlign
+    assert sys.modules["torchvision"] is torchvision
 
 
 def test_standard_presets_are_registered_with_x3d_widths():

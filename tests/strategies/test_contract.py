@@ -17,7 +17,7 @@ from hdfbench.testing import (
     check_resume_is_exact,
     check_strategy,
 )
-from hdfbench.testing.contract import STAGE_POINTS, learnable_batches, make
+from hdfbench.testing.contract import EPOCHS, STAGE_POINTS, learnable_batches, make
 
 NAMES = STRATEGIES.names()
 
@@ -36,7 +36,10 @@ def test_predict_shape_and_eval_mode(name):
 @pytest.mark.parametrize("balance", ["none", "reweight"])
 @pytest.mark.parametrize("point", STAGE_POINTS)
 def test_save_load_then_next_step_is_identical(name, balance, point):
-    check_resume_is_exact(STRATEGIES.get(name), balance=balance, point=point)
+    cls = STRATEGIES.get(name)
+    if point != "first_stage" and len(make(cls).stages(EPOCHS)) < 2:  # the check would return at once
+        pytest.skip(f"{name} has one stage: no stage boundary or second stage to resume in")
+    check_resume_is_exact(cls, balance=balance, point=point)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, tiny_config
+from tests.helpers import REPO, tiny_config
 from tests.sweep.local_cluster import LocalCluster, mlflow_runs, start_mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -55,6 +55,7 @@ def wait_for_run_on(tmp_path: Path, experiment: str, node_id: str, process: subp
     pytest.fail("no run checkpointed on the worker in time")
 
 
+@pytest.mark.timeout(1800)  # two sweeps, the second one alone waited on for up to 600 s
 def test_a_two_node_sweep_runs_everywhere_and_survives_a_lost_node(cluster, tmp_path, data_cache):
     # a head, and a worker without a hdfbench checkout and with a data cache of its own
     cluster.add_node("head", cpus=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import EXPERIMENTS, run_cli
+from tests.helpers import EXPERIMENTS, run_cli
 
 
 def free_port() -> int:

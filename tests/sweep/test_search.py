@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hdfbench.config import ConfigError, load_config
-from tests.conftest import run_cli, tiny_config
+from tests.helpers import run_cli, tiny_config
 
 SPACE = {"label_smoothing": {"low": 0.0, "high": 0.3},
          "training.optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}

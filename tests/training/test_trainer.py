@@ -10,7 +10,7 @@ from hdfbench.strategies.erm import ERM
 from hdfbench.training.rundir import RunDir, RunDirBusy
 from hdfbench.training.spec import RunSpec
 from hdfbench.training.trainer import RunFailed, Trainer, train
-from tests.conftest import interrupt_after_epoch
+from tests.helpers import interrupt_after_epoch
 
 
 def spec(seed=0, epochs=3, rule="best_val_uar") -> RunSpec:
