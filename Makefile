@@ -1,5 +1,5 @@
 # hdfbench: `make run` (quickstart sweep), `make test` (whole test suite), `make test-fast` (without the
-# slow tests) and `make lint` (ruff and mypy).
+# slow tests) and `make lint` (ruff lint and format check, mypy).
 # Each creates .venv with pip on first use and reinstalls when pyproject.toml or constraints.txt changes;
 # the install is the exact pinned set of constraints.txt. The quiet settings for Ray and MLflow are not
 # set here: the hdfbench command and the test suite apply them (hdfbench/_quiet.py).
@@ -34,6 +34,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check hdfbench tests benchmarks
+	$(BIN)/ruff format --check hdfbench tests benchmarks
 	$(BIN)/mypy hdfbench
 
 clean:

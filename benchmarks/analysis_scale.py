@@ -34,8 +34,15 @@ def spec() -> FakeSpec:
         variants[f"m{family}_full"] = (f"m{family}", 0.02 * family)
         for part in range(6):
             variants[f"m{family}_no_{part}"] = (f"m{family}", 0.02 * family - 0.01 * part)
-    return FakeSpec(experiment="scale", datasets=("d1", "d2"), folds=(1, 2, 3, 4, 5), seeds=tuple(range(20)),
-                    variants=variants, n_test=500, epochs=3)
+    return FakeSpec(
+        experiment="scale",
+        datasets=("d1", "d2"),
+        folds=(1, 2, 3, 4, 5),
+        seeds=tuple(range(20)),
+        variants=variants,
+        n_test=500,
+        epochs=3,
+    )
 
 
 def main() -> None:
@@ -57,11 +64,15 @@ def main() -> None:
     write_tables(analysis)
     tables_s = time.perf_counter() - start
     n_comparisons = len(analysis.frames["comparisons"])
-    print(f"runs: {len(experiment.summary)} finished, {len(experiment.missing)} missing, "
-          f"{experiment.refreshed} summary rows recomputed")
+    print(
+        f"runs: {len(experiment.summary)} finished, {len(experiment.missing)} missing, "
+        f"{experiment.refreshed} summary rows recomputed"
+    )
     verdict = "OK" if tables_s <= TARGET_S else "MISSED"
-    print(f"tables + statistics: {tables_s:.2f} s (load {loaded - start:.2f} s; {n_comparisons} paired comparisons, "
-          f"each with its primary test and the Bayesian view) — target ≤ {TARGET_S:.0f} s: {verdict}")
+    print(
+        f"tables + statistics: {tables_s:.2f} s (load {loaded - start:.2f} s; {n_comparisons} paired comparisons, "
+        f"each with its primary test and the Bayesian view) — target ≤ {TARGET_S:.0f} s: {verdict}"
+    )
 
     from hdfbench.analysis.plots import make_figures
     from hdfbench.analysis.report import write_report
@@ -70,8 +81,10 @@ def main() -> None:
     analysis.figures = make_figures(analysis)
     figures_s = time.perf_counter() - start
     write_report(analysis)
-    print(f"figures: {figures_s:.2f} s ({len(analysis.figures)} figures); "
-          f"report: {time.perf_counter() - start - figures_s:.2f} s; output in {out}")
+    print(
+        f"figures: {figures_s:.2f} s ({len(analysis.figures)} figures); "
+        f"report: {time.perf_counter() - start - figures_s:.2f} s; output in {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,17 @@ TARGET = 5.0
 
 
 def dfew(root: Path, cache: Path, args):
-    return build_dataset("dfew", {"root": str(root), "frames_dir": "all", "frames": args.frames,
-                                  "size": args.size, "decode_workers": args.decode_workers}, cache)
+    return build_dataset(
+        "dfew",
+        {
+            "root": str(root),
+            "frames_dir": "all",
+            "frames": args.frames,
+            "size": args.size,
+            "decode_workers": args.decode_workers,
+        },
+        cache,
+    )
 
 
 def warm_rate(dataset, table, args, train: bool = True) -> float:
@@ -50,8 +59,15 @@ def warm_rate(dataset, table, args, train: bool = True) -> float:
     up to their normalised float form on the device."""
     device = torch.device(args.device)
     clip_set = ClipSet(dataset.clip_array(table, train=train), table, {})
-    loader = make_loader(clip_set, args.batch, shuffle=True, seed=0, num_workers=args.num_workers,
-                         pin_memory=device.type == "cuda", persistent_workers=True)
+    loader = make_loader(
+        clip_set,
+        args.batch,
+        shuffle=True,
+        seed=0,
+        num_workers=args.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=True,
+    )
     start, n = time.perf_counter(), 0
     for epoch in range(args.epochs):
         loader.sampler.set_epoch(epoch)
@@ -71,11 +87,13 @@ def consumption_rate(dataset, table, args) -> float:
     torch.manual_seed(0)
     device = torch.device(args.device)
     clip_set = ClipSet(dataset.clip_array(table, train=False), table, {})
-    batches = list(make_loader(clip_set, args.batch, shuffle=True, seed=0, drop_last=True,
-                               pin_memory=device.type == "cuda"))[: args.steps]
+    batches = list(
+        make_loader(clip_set, args.batch, shuffle=True, seed=0, drop_last=True, pin_memory=device.type == "cuda")
+    )[: args.steps]
     model = build_backbone(args.backbone, len(dataset.classes), args.frames, args.size, {})
-    strategy = STRATEGIES.get("erm")(model, STRATEGIES.get("erm").Hparams(),
-                                     task_info(clip_set, dataset.classes, {}), OptimizerSpec()).to(device)
+    strategy = STRATEGIES.get("erm")(
+        model, STRATEGIES.get("erm").Hparams(), task_info(clip_set, dataset.classes, {}), OptimizerSpec()
+    ).to(device)
     strategy.configure_compute(device.type, autocast_dtype(args.precision, device), False)
     for batch in batches[:2]:
         strategy.training_step(to_device(batch, device))
@@ -101,9 +119,16 @@ def measure(args) -> dict:
         warm = warm_rate(dfew(tmp / "DFEW", tmp / "cache", args), train, args)
         warm_eval = warm_rate(dataset, train, args, train=False)
         consumed = consumption_rate(dataset, train, args)
-    return {"setup": vars(args), "cold_clips_per_s": cold, "warm_clips_per_s": warm, "warm_eval_clips_per_s": warm_eval,
-            "train_consumes_clips_per_s": consumed, "warm_over_consumption": warm / consumed,
-            "target": TARGET, "meets_target": warm / consumed >= TARGET}
+    return {
+        "setup": vars(args),
+        "cold_clips_per_s": cold,
+        "warm_clips_per_s": warm,
+        "warm_eval_clips_per_s": warm_eval,
+        "train_consumes_clips_per_s": consumed,
+        "warm_over_consumption": warm / consumed,
+        "target": TARGET,
+        "meets_target": warm / consumed >= TARGET,
+    }
 
 
 def main() -> None:
@@ -127,8 +152,10 @@ def main() -> None:
     print(f"warm (cache, TSN + augment): {result['warm_clips_per_s']:8.1f} clips/s")
     print(f"warm (cache, centres only):  {result['warm_eval_clips_per_s']:8.1f} clips/s")
     print(f"training consumes (ERM):     {result['train_consumes_clips_per_s']:8.1f} clips/s")
-    print(f"warm / consumption:          {result['warm_over_consumption']:8.1f}× (target ≥ {TARGET:g}×: "
-          f"{'met' if result['meets_target'] else 'NOT met'})")
+    print(
+        f"warm / consumption:          {result['warm_over_consumption']:8.1f}× (target ≥ {TARGET:g}×: "
+        f"{'met' if result['meets_target'] else 'NOT met'})"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

@@ -35,11 +35,22 @@ def main() -> None:
         verdict = ("ok" if row.null_rate <= TARGET else "OVER TARGET") if row.can_be_significant else "not a test"
         power = "–" if row.power != row.power else f"{row.power:.3f}"
         print(f"{row.design:<38} {row.statistic:<64} {row.null_rate:>9.3f} {power:>6}  {verdict}")
-    print(f"{args.sweeps} simulated sweeps per cell; power at +{args.effect:g} points; target ≤ {TARGET} for every "
-          f"statistic that can be called significant; {time.perf_counter() - start:.0f} s")
+    print(
+        f"{args.sweeps} simulated sweeps per cell; power at +{args.effect:g} points; target ≤ {TARGET} for every "
+        f"statistic that can be called significant; {time.perf_counter() - start:.0f} s"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"sweeps": args.sweeps, "effect": args.effect / 100, "target": TARGET,
-                                               "rows": table.to_dict(orient="records")}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "sweeps": args.sweeps,
+                    "effect": args.effect / 100,
+                    "target": TARGET,
+                    "rows": table.to_dict(orient="records"),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -26,17 +26,28 @@ from hdfbench.models import build_backbone
 from hdfbench.strategies import STRATEGIES, StageContext, TaskInfo
 from hdfbench.training.device import autocast_dtype
 
-TARGETS = {"focal": 1.05, "groupdro": 1.05, "sam": 2.05, "hdf": 2.3, "chi2_dro": 1.05, "jtt": 1.05,
-           "group_reweight": 1.05}
+TARGETS = {
+    "focal": 1.05,
+    "groupdro": 1.05,
+    "sam": 2.05,
+    "hdf": 2.3,
+    "chi2_dro": 1.05,
+    "jtt": 1.05,
+    "group_reweight": 1.05,
+}
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
 
 def make_strategy(name: str, args, device: torch.device, precision: str, channels_last: bool):
     torch.manual_seed(0)
     model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, {})
-    task = TaskInfo(num_classes=len(CLASSES), class_counts=(313, 243, 342, 279, 188, 19, 116),
-                    class_names=CLASSES, group_counts={"source": (400, 400, 300, 400)},
-                    group_names={"source": ("studio", "webcam", "cctv", "mobile")})
+    task = TaskInfo(
+        num_classes=len(CLASSES),
+        class_counts=(313, 243, 342, 279, 188, 19, 116),
+        class_names=CLASSES,
+        group_counts={"source": (400, 400, 300, 400)},
+        group_names={"source": ("studio", "webcam", "cctv", "mobile")},
+    )
     cls = STRATEGIES.get(name)
     strategy = cls(model, cls.Hparams(), task, OptimizerSpec()).to(device)
     strategy.configure_compute(device.type, autocast_dtype(precision, device), channels_last)
@@ -51,8 +62,12 @@ def make_strategy(name: str, args, device: torch.device, precision: str, channel
 def variants(args) -> list[tuple[str, str, str, bool]]:
     """Return (label, strategy, precision, channels_last) of every measured setting of every strategy."""
     layouts = {"off": [False], "on": [True], "both": [False, True]}[args.channels_last]
-    return [(f"{name}/{precision}{'+cl' if cl else ''}", name, precision, cl)
-            for precision in args.precisions for cl in layouts for name in args.strategies]
+    return [
+        (f"{name}/{precision}{'+cl' if cl else ''}", name, precision, cl)
+        for precision in args.precisions
+        for cl in layouts
+        for name in args.strategies
+    ]
 
 
 def sync(device: torch.device) -> None:
@@ -64,11 +79,15 @@ def measure(args) -> dict:
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
-    batch = Batch(torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g),
-                  torch.randint(0, len(CLASSES), (args.batch,), generator=g),
-                  {"source": torch.randint(0, 4, (args.batch,), generator=g)}, torch.arange(args.batch)).to(device)
-    strategies = {label: make_strategy(name, args, device, precision, cl)
-                  for label, name, precision, cl in variants(args)}
+    batch = Batch(
+        torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g),
+        torch.randint(0, len(CLASSES), (args.batch,), generator=g),
+        {"source": torch.randint(0, 4, (args.batch,), generator=g)},
+        torch.arange(args.batch),
+    ).to(device)
+    strategies = {
+        label: make_strategy(name, args, device, precision, cl) for label, name, precision, cl in variants(args)
+    }
     for strategy in strategies.values():
         for _ in range(args.warmup):
             strategy.training_step(batch)
@@ -88,10 +107,16 @@ def measure(args) -> dict:
         "torch": torch.__version__,
         "step_s": medians,
         "clips_per_s": {name: args.batch / t for name, t in medians.items()},
-        "ratio_to_erm": {name: t / medians["erm" + name[name.index("/"):]] for name, t in medians.items()
-                         if "erm" + name[name.index("/"):] in medians},
-        "ratio_to_fp32": {name: t / medians[name.split("/")[0] + "/fp32"] for name, t in medians.items()
-                          if name.split("/")[0] + "/fp32" in medians},
+        "ratio_to_erm": {
+            name: t / medians["erm" + name[name.index("/") :]]
+            for name, t in medians.items()
+            if "erm" + name[name.index("/") :] in medians
+        },
+        "ratio_to_fp32": {
+            name: t / medians[name.split("/")[0] + "/fp32"]
+            for name, t in medians.items()
+            if name.split("/")[0] + "/fp32" in medians
+        },
     }
 
 
@@ -107,23 +132,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--strategies", nargs="+", default=["erm", "focal", "groupdro", "sam", "hdf"])
-    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
-                        help="forward passes in float32 and/or under bf16 autocast")
-    parser.add_argument("--channels-last", choices=["off", "on", "both"], default="off",
-                        help="channels_last_3d memory format")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=["fp32", "bf16"],
+        help="forward passes in float32 and/or under bf16 autocast",
+    )
+    parser.add_argument(
+        "--channels-last", choices=["off", "on", "both"], default="off", help="channels_last_3d memory format"
+    )
     parser.add_argument("--out", help="also write the measurements as JSON here")
     args = parser.parse_args()
     result = measure(args)
-    print(f"{args.backbone} {args.batch}×{args.frames}×{args.size}² on {result['device_name']} "
-          f"({args.threads} threads), median of {args.rounds}×{args.steps} steps each")
+    print(
+        f"{args.backbone} {args.batch}×{args.frames}×{args.size}² on {result['device_name']} "
+        f"({args.threads} threads), median of {args.rounds}×{args.steps} steps each"
+    )
     print(f"{'strategy/setting':<22} {'step ms':>9} {'clips/s':>9} {'× ERM':>7} {'× fp32':>7} {'target':>7}")
     for name in result["step_s"]:
         target = TARGETS.get(name.split("/")[0])
         ratio = result["ratio_to_erm"].get(name, float("nan"))
         vs_fp32 = result["ratio_to_fp32"].get(name, float("nan"))
         verdict = "" if target is None else ("ok" if ratio <= target else "MISSED")
-        print(f"{name:<22} {1000 * result['step_s'][name]:>9.1f} {result['clips_per_s'][name]:>9.1f} "
-              f"{ratio:>7.2f} {vs_fp32:>7.2f} {('≤ %.2f' % target) if target else '':>7} {verdict}")
+        print(
+            f"{name:<22} {1000 * result['step_s'][name]:>9.1f} {result['clips_per_s'][name]:>9.1f} "
+            f"{ratio:>7.2f} {vs_fp32:>7.2f} {('≤ %.2f' % target) if target else '':>7} {verdict}"
+        )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

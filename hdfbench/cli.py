@@ -34,9 +34,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Check a config file and print a one-line description of the sweep it defines."""
     config = load_config(args.config, args.set)
     n = len(config.datasets) * len(config.folds) * len(config.seeds) * len(config.strategies)
-    print(f"{args.config}: OK — experiment '{config.experiment}', {n} runs "
-          f"({len(config.datasets)} datasets × {len(config.folds)} folds × {len(config.seeds)} seeds × "
-          f"{len(config.strategies)} strategies)")
+    print(
+        f"{args.config}: OK — experiment '{config.experiment}', {n} runs "
+        f"({len(config.datasets)} datasets × {len(config.folds)} folds × {len(config.seeds)} seeds × "
+        f"{len(config.strategies)} strategies)"
+    )
     return EXIT_OK
 
 
@@ -54,13 +56,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         exc.filename = exc.filename or str(config.experiment_dir)  # named in main's one-line message
         raise
-    print(f"{len(outcome.finished)} runs finished, {outcome.skipped} skipped (already done), "
-          f"{len(outcome.failed)} failed; summary: {outcome.summary_path}")
+    print(
+        f"{len(outcome.finished)} runs finished, {outcome.skipped} skipped (already done), "
+        f"{len(outcome.failed)} failed; summary: {outcome.summary_path}"
+    )
     for run_id, reason in outcome.mirror_errors.items():
         print(f"warning: {run_id}: {reason}", file=sys.stderr)
     for run_id, count in outcome.retried.items():
-        print(f"note: {run_id} was retried {count} time{'s' * (count > 1)} (lost process or node; its "
-              "attempts.jsonl says where)")
+        print(
+            f"note: {run_id} was retried {count} time{'s' * (count > 1)} (lost process or node; its "
+            "attempts.jsonl says where)"
+        )
     for run_id, reason in outcome.failed.items():
         record = run_dir(config.experiment_dir, run_id).failed
         where = f" (traceback: {record})" if record.exists() else ""
@@ -95,9 +101,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.rope < 0 or not 0 < args.alpha < 1:
         print(f"error: --rope must be >= 0 (got {args.rope}) and --alpha in (0, 1) (got {args.alpha})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    options = Options(reference=args.reference, metrics=tuple(args.metric or ["test_uar"]), full=tuple(args.full),
-                      alpha=args.alpha, pair_by=args.pair_by, rope=args.rope / 100, plots=not args.no_plots,
-                      mlflow=not args.no_mlflow)
+    options = Options(
+        reference=args.reference,
+        metrics=tuple(args.metric or ["test_uar"]),
+        full=tuple(args.full),
+        alpha=args.alpha,
+        pair_by=args.pair_by,
+        rope=args.rope / 100,
+        plots=not args.no_plots,
+        mlflow=not args.no_mlflow,
+    )
     try:
         analysis = analyze(experiment_dir, out_dir, options)
     except ResultsError as exc:
@@ -161,9 +174,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from hdfbench.data.synthetic_export import EXPORTERS
 
     try:
-        opts = SyntheticOptions(**{**_options(None, args.set),
-                                   "n_clips": args.n_clips, "frames": args.frames, "size": args.size,
-                                   "seed": args.seed})
+        opts = SyntheticOptions(
+            **{
+                **_options(None, args.set),
+                "n_clips": args.n_clips,
+                "frames": args.frames,
+                "size": args.size,
+                "seed": args.seed,
+            }
+        )
     except ValidationError as exc:
         print(f"error: synthetic options: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -181,8 +200,13 @@ def add_data_commands(sub) -> None:
     inspect.add_argument("--json", action="store_true", help="print JSON instead of tables")
     inspect.add_argument("--seed", type=int, default=0, help="seed of the inner validation split (default 0)")
     inspect.add_argument("--val-fraction", type=float, default=0.1, help="inner validation share (default 0.1)")
-    inspect.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                         help="another dataset option (YAML value), e.g. --set frames_dir=all")
+    inspect.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another dataset option (YAML value), e.g. --set frames_dir=all",
+    )
     inspect.set_defaults(func=cmd_inspect)
     synth = sub.add_parser("synth", help="write the synthetic benchmark as a real dataset's tree")
     synth.add_argument("--format", required=True, help="layout to write: dfew")
@@ -191,10 +215,19 @@ def add_data_commands(sub) -> None:
     synth.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
     synth.add_argument("--size", type=int, default=32, help="frame side in pixels (default 32)")
     synth.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    synth.add_argument("--frames-dir", choices=["all", "16f"], default="all",
-                       help="write Clip/clip_224x224 (all) or Clip/clip_224x224_16f (16f)")
-    synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="another synthetic option (YAML value), e.g. --set n_subjects=8")
+    synth.add_argument(
+        "--frames-dir",
+        choices=["all", "16f"],
+        default="all",
+        help="write Clip/clip_224x224 (all) or Clip/clip_224x224_16f (16f)",
+    )
+    synth.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another synthetic option (YAML value), e.g. --set n_subjects=8",
+    )
     synth.set_defaults(func=cmd_synth)
 
 
@@ -206,8 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("config", help="experiment YAML file")
-        p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
-                       help="override a config value (YAML syntax), e.g. --set training.epochs=3")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY.PATH=VALUE",
+            help="override a config value (YAML syntax), e.g. --set training.epochs=3",
+        )
 
     run = sub.add_parser("run", help="run or resume a sweep")
     with_config(run)
@@ -222,20 +260,38 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="analyse a results directory: tables, statistics, plots, report")
     analyze.add_argument("results_dir", help="results/<experiment>")
     analyze.add_argument("--out", help="output folder (default analysis/<experiment>)")
-    analyze.add_argument("--reference",
-                         help="variant every other is compared to (default: erm if present, else the first)")
-    analyze.add_argument("--metric", action="append", metavar="COLUMN",
-                         help="summary.csv column to test (repeatable; default test_uar; the first drives ablation "
-                              "and ranks)")
-    analyze.add_argument("--full", action="append", default=[], metavar="VARIANT",
-                         help="mark VARIANT as the full model of its strategy's ablation family (repeatable)")
+    analyze.add_argument(
+        "--reference", help="variant every other is compared to (default: erm if present, else the first)"
+    )
+    analyze.add_argument(
+        "--metric",
+        action="append",
+        metavar="COLUMN",
+        help="summary.csv column to test (repeatable; default test_uar; the first drives ablation and ranks)",
+    )
+    analyze.add_argument(
+        "--full",
+        action="append",
+        default=[],
+        metavar="VARIANT",
+        help="mark VARIANT as the full model of its strategy's ablation family (repeatable)",
+    )
     analyze.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for Holm (default 0.05)")
-    analyze.add_argument("--pair-by", choices=["fold", "cell"], default="fold",
-                         help="fold: average seeds within each fold, the primary test (default); cell: every "
-                              "(fold, seed) cell, shown as descriptive")
-    analyze.add_argument("--rope", type=float, default=1.0, metavar="PP",
-                         help="region of practical equivalence of the Bayesian comparison, in percentage points "
-                              "of the metric (default 1)")
+    analyze.add_argument(
+        "--pair-by",
+        choices=["fold", "cell"],
+        default="fold",
+        help="fold: average seeds within each fold, the primary test (default); cell: every "
+        "(fold, seed) cell, shown as descriptive",
+    )
+    analyze.add_argument(
+        "--rope",
+        type=float,
+        default=1.0,
+        metavar="PP",
+        help="region of practical equivalence of the Bayesian comparison, in percentage points "
+        "of the metric (default 1)",
+    )
     analyze.add_argument("--no-plots", action="store_true", help="skip the figures (tables and report only)")
     analyze.add_argument("--no-mlflow", action="store_true", help="do not log the analysis to MLflow")
     analyze.set_defaults(func=cmd_analyze)
@@ -273,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if not disk_full(exc):
             raise
-        print(f"error: no space left on the storage of {exc.filename or 'the output folder'}: free space there "
-              "and run the same command again (finished runs are kept)", file=sys.stderr)
+        print(
+            f"error: no space left on the storage of {exc.filename or 'the output folder'}: free space there "
+            "and run the same command again (finished runs are kept)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)

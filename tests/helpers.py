@@ -24,17 +24,33 @@ EXPERIMENTS = REPO / "experiments"
 #: 2 datasets × 5 folds × 3 seeds × 4 strategies, a DFEW-like 5-fold partition (n_test/n_train = 0.25):
 #: "better" is 5 points better than the reference by construction, "same" identical in distribution
 #: (a GroupDRO run, for its weight figure), "minority" worse on the minority class (Disgust) only.
-KNOWN = FakeSpec(experiment="known", datasets=("d1", "d2"), folds=(1, 2, 3, 4, 5), seeds=(0, 1, 2), n_test=3000,
-                 n_train=10900,
-                 variants={"erm": ("erm", 0.0), "better": ("better", 0.05), "same": ("groupdro", 0.0),
-                           "minority": ("minority", 0.0, {"Disgust": -0.3})})
+KNOWN = FakeSpec(
+    experiment="known",
+    datasets=("d1", "d2"),
+    folds=(1, 2, 3, 4, 5),
+    seeds=(0, 1, 2),
+    n_test=3000,
+    n_train=10900,
+    variants={
+        "erm": ("erm", 0.0),
+        "better": ("better", 0.05),
+        "same": ("groupdro", 0.0),
+        "minority": ("minority", 0.0, {"Disgust": -0.3}),
+    },
+)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``hdfbench ARGS`` in a subprocess; return the completed process (output captured). For commands
     that need a process of their own (a Ray sweep); call ``hdfbench.cli.main([...])`` for the others."""
-    return subprocess.run([sys.executable, "-m", "hdfbench.cli", *args], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "hdfbench.cli", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
 
 
 def tiny_config(tmp_path: Path, **overrides) -> Path:
@@ -44,7 +60,8 @@ def tiny_config(tmp_path: Path, **overrides) -> Path:
     config = {
         "experiment": "tiny",
         "datasets": [{"name": "synthetic", "options": {"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}}],
-        "folds": [1], "seeds": [0],
+        "folds": [1],
+        "seeds": [0],
         "strategies": [{"name": "erm"}],
         "model": {"backbone": "x3d_tiny", "options": {"head_dim_out": 64}},
         "training": {"epochs": 2, "batch_size": 8, "max_steps_per_epoch": 2, "device": "cpu"},
@@ -63,6 +80,7 @@ class Interrupt(Exception):
 
 def interrupt_after_epoch(run_spec, run_dir, epoch: int) -> None:
     """Train ``run_spec`` into ``run_dir`` and stop it once ``epoch`` is checkpointed."""
+
     def stop(record):
         if record["epoch"] == epoch:
             raise Interrupt
@@ -74,25 +92,31 @@ def interrupt_after_epoch(run_spec, run_dir, epoch: int) -> None:
 @functools.cache
 def mount_namespaces_permitted() -> bool:
     """Return whether ``unshare --mount`` works here (it needs the tool and the privilege)."""
-    return shutil.which("unshare") is not None and subprocess.run(["unshare", "--mount", "true"],
-                                                                  capture_output=True).returncode == 0
+    return (
+        shutil.which("unshare") is not None
+        and subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+    )
 
 
 def _in_namespace(script: str, command: list[str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(["unshare", "--mount", "sh", "-c", f"{script} && exec \"$@\"", "sh", *command],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["unshare", "--mount", "sh", "-c", f'{script} && exec "$@"', "sh", *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def in_small_tmpfs(folder: Path, command: list[str], size: str = "1m", timeout: float = 300
-                   ) -> subprocess.CompletedProcess:
+def in_small_tmpfs(
+    folder: Path, command: list[str], size: str = "1m", timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``command`` with a fresh tmpfs of ``size`` mounted over ``folder``; return the completed process."""
     return _in_namespace(f'mount -t tmpfs -o size={size} tmpfs "{folder}"', command, timeout)
 
 
 def read_only(folder: Path, command: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``command`` with ``folder`` made read-only (a read-only bind mount); return the completed process."""
-    return _in_namespace(f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}"', command,
-                         timeout)
+    return _in_namespace(f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}"', command, timeout)
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:

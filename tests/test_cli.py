@@ -22,7 +22,8 @@ SYNTH_MADE = {"dfew_synthetic.yaml": "dfew"}
 
 def needs_external_data(path) -> bool:
     return path.name not in SYNTH_MADE and any(
-        d["name"] != "synthetic" for d in yaml.safe_load(path.read_text())["datasets"])
+        d["name"] != "synthetic" for d in yaml.safe_load(path.read_text())["datasets"]
+    )
 
 
 def synth_root_overrides(path, tmp_path) -> list[str]:
@@ -30,16 +31,21 @@ def synth_root_overrides(path, tmp_path) -> list[str]:
     if path.name not in SYNTH_MADE:
         return []
     tree = tmp_path / "tree"
-    assert main(["synth", "--format", SYNTH_MADE[path.name], "--out", str(tree), "--n-clips", "84",
-                 "--set", "n_subjects=8"]) == 0
+    assert (
+        main(
+            ["synth", "--format", SYNTH_MADE[path.name], "--out", str(tree), "--n-clips", "84", "--set", "n_subjects=8"]
+        )
+        == 0
+    )
     return ["--set", f"datasets.0.options.root={tree}"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_experiment_runs_under_smoke(path, tmp_path):
-    result = run_cli("run", str(path), "--smoke", "--set", f"output_dir={tmp_path}",
-                     *synth_root_overrides(path, tmp_path))
+    result = run_cli(
+        "run", str(path), "--smoke", "--set", f"output_dir={tmp_path}", *synth_root_overrides(path, tmp_path)
+    )
     config = yaml.safe_load(path.read_text())
     if needs_external_data(path):
         assert result.returncode == 2, result.stderr
@@ -67,10 +73,13 @@ def test_analyze_rejects_a_folder_without_runs(tmp_path, capsys):
     assert "not an experiment results directory" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["synth", "--format", "nosuch", "--out", "x"], "unknown export format 'nosuch'; allowed: dfew"),
-    (["inspect", "nosuch", "--root", "."], "unknown dataset 'nosuch'; allowed: dfew"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["synth", "--format", "nosuch", "--out", "x"], "unknown export format 'nosuch'; allowed: dfew"),
+        (["inspect", "nosuch", "--root", "."], "unknown dataset 'nosuch'; allowed: dfew"),
+    ],
+)
 def test_unknown_names_on_the_command_line_exit_2_without_a_traceback(argv, message, capsys):
     assert main(argv) == 2  # an exception would fail the test with its traceback
     err = capsys.readouterr().err

@@ -119,8 +119,7 @@ def test_relative_paths_become_absolute_in_the_run_specs(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HDFBENCH_CACHE", "cache-here")
-    config = load_config(EXPERIMENTS / "dfew_synthetic.yaml",
-                         ["model.options.pretrained=weights/x3d.pyth"])
+    config = load_config(EXPERIMENTS / "dfew_synthetic.yaml", ["model.options.pretrained=weights/x3d.pyth"])
     spec = expand(config)[0]
     assert spec.dataset.options["root"] == str(tmp_path / "data" / "dfew_synthetic")
     assert spec.model.options["pretrained"] == str(tmp_path / "weights" / "x3d.pyth")
@@ -131,8 +130,10 @@ def test_settings_that_contradict_each_other_are_reported_with_their_lines(tmp_p
     message = problems(tmp_path, BASE + "training:\n  device: cuda\nray:\n  address: 10.0.0.1:6379\n")
     assert "c.yaml:7: training.device: 'cuda' needs resources.gpu > 0" in message
     assert "tracking.uri: a sqlite store" in message and "run an MLflow tracking server" in message
-    outside = BASE + ("ray: {address: ray://h:10001}\ntracking: {uri: 'sqlite:////elsewhere/m.db', "
-                      "allow_shared_sqlite: true}\noutput_dir: s3://bucket/results\n")
+    outside = BASE + (
+        "ray: {address: ray://h:10001}\ntracking: {uri: 'sqlite:////elsewhere/m.db', "
+        "allow_shared_sqlite: true}\noutput_dir: s3://bucket/results\n"
+    )
     message = problems(tmp_path, outside)
     assert "ray.address: Ray Client (ray://) is not supported" in message
     assert "tracking.uri: the sqlite file /elsewhere/m.db is not under output_dir" in message
@@ -166,7 +167,8 @@ def test_class_weights_are_a_named_reweight_option(tmp_path):
     assert spec.balancing.class_weights([100, 10, 1]).tolist() == pytest.approx([3 * r / sum(raw) for r in raw])
     assert spec.label == "erm+reweight_effective_number_0.99"
     assert StrategySpec(name="erm", balance="reweight").balancing.class_weights([2, 1]).tolist() == pytest.approx(
-        [2 / 3, 4 / 3])
+        [2 / 3, 4 / 3]
+    )
     assert StrategySpec(name="erm").balancing.class_weights([2, 1]) is None
     message = problems(tmp_path, BASE.replace("- name: erm", "- name: erm\n    class_weights: effective_number"))
     assert "class_weights only apply with balance: reweight (balance is 'none')" in message
@@ -180,5 +182,9 @@ def test_run_ids_of_published_runs_survive_later_settings():
     hdf = {s.run_id for s in expand(load_config(EXPERIMENTS / "hdf_ablation.yaml"))}
     assert {"synthetic-f1-s0-hdf_full-be6673bf", "synthetic-f1-s0-hdf_no_dam-e342a9b8"} <= hdf
     baselines = {s.run_id for s in expand(load_config(EXPERIMENTS / "imbalance_baselines.yaml"))}
-    assert {"synthetic-f1-s0-erm+reweight-f72633b0", "synthetic-f1-s0-groupdro_source-72cf735d",
-            "synthetic-f1-s0-logit_adjustment-4debf5ca", "synthetic-f1-s0-cvar-fbfe6e2c"} <= baselines
+    assert {
+        "synthetic-f1-s0-erm+reweight-f72633b0",
+        "synthetic-f1-s0-groupdro_source-72cf735d",
+        "synthetic-f1-s0-logit_adjustment-4debf5ca",
+        "synthetic-f1-s0-cvar-fbfe6e2c",
+    } <= baselines

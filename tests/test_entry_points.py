@@ -42,8 +42,14 @@ print(json.dumps({"imported_before_main": imported, "code": code, "env": dict(os
 def fresh_python(code: str, **env: str) -> dict:
     """Run ``code`` in a new interpreter with a clean environment (PATH and ``env`` only) in the repository
     root, so that it imports this tree's hdfbench; return the JSON it prints."""
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 

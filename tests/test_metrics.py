@@ -66,24 +66,36 @@ def test_evaluate_predictions_keys():
 
 def test_worst_group_over_class_and_field_by_brute_force():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"label": rng.integers(0, 3, 300), "pred": rng.integers(0, 3, 300),
-                          "source": rng.choice(["a", "b"], 300)})
+    frame = pd.DataFrame(
+        {"label": rng.integers(0, 3, 300), "pred": rng.integers(0, 3, 300), "source": rng.choice(["a", "b"], 300)}
+    )
     out = metrics.evaluate_predictions(frame, ["x", "y", "z"], ["source"])
     accuracies = [((g["label"] == g["pred"]).mean()) for _, g in frame.groupby(["label", "source"])]
     assert out["worst_group_acc_class_x_source"] == pytest.approx(min(accuracies))
     assert out["worst_group_acc"] == out["worst_group_acc_class_x_source"]
-    assert out["worst_group_acc_source"] == pytest.approx(min((g["label"] == g["pred"]).mean()
-                                                              for _, g in frame.groupby("source")))
+    assert out["worst_group_acc_source"] == pytest.approx(
+        min((g["label"] == g["pred"]).mean() for _, g in frame.groupby("source"))
+    )
 
 
 def test_worst_group_metrics_by_plain_loops():
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"label": rng.integers(0, 3, 200), "pred": rng.integers(0, 3, 200),
-                          "source": rng.choice(["a", "b", "c"], 200), "subject": rng.integers(0, 5, 200)})
+    frame = pd.DataFrame(
+        {
+            "label": rng.integers(0, 3, 200),
+            "pred": rng.integers(0, 3, 200),
+            "source": rng.choice(["a", "b", "c"], 200),
+            "subject": rng.integers(0, 5, 200),
+        }
+    )
     frame["pred"] = np.where(rng.random(200) < 0.7, frame["label"], frame["pred"])
     out = metrics.worst_group_metrics(frame, ["x", "y", "z"], ["source", "subject"])
-    assert list(out) == ["worst_group_acc_source", "worst_group_acc_class_x_source",
-                         "worst_group_acc_subject", "worst_group_acc_class_x_subject"]
+    assert list(out) == [
+        "worst_group_acc_source",
+        "worst_group_acc_class_x_source",
+        "worst_group_acc_subject",
+        "worst_group_acc_class_x_subject",
+    ]
     for field in ("source", "subject"):
         for key, by_class in ((f"worst_group_acc_{field}", False), (f"worst_group_acc_class_x_{field}", True)):
             hits: dict = {}

@@ -50,12 +50,22 @@ def test_the_tutorial_runs_end_to_end(tmp_path):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(content)
     config = tmp_path / "poly.yaml"
-    validate = subprocess.run([sys.executable, "-m", "hdfbench.cli", "validate", str(config)], cwd=tmp_path,
-                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    validate = subprocess.run(
+        [sys.executable, "-m", "hdfbench.cli", "validate", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert validate.returncode == 0, validate.stderr
-    run = subprocess.run([sys.executable, "-m", "hdfbench.cli", "run", str(config), "--smoke",
-                          "--set", "tracking.enabled=false"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    run = subprocess.run(
+        [sys.executable, "-m", "hdfbench.cli", "run", str(config), "--smoke", "--set", "tracking.enabled=false"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     name = yaml.safe_load(config.read_text())["experiment"]
     summary = pd.read_csv(tmp_path / "results" / name / "summary.csv")

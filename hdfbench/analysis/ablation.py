@@ -18,12 +18,12 @@ from hdfbench.analysis.tables import main_table
 Families = dict[str, tuple[str, list[str]]]
 
 #: Comparison columns carried into the ablation table, as ``delta_<name>`` (the Bayesian ones as they are).
-DELTA_COLUMNS = ("test", "design", "estimate", "ci_low", "ci_high", "interval", "p", "p_holm", "significant",
-                 "note")
+DELTA_COLUMNS = ("test", "design", "estimate", "ci_low", "ci_high", "interval", "p", "p_holm", "significant", "note")
 
 
-def families(summary: pd.DataFrame, variants: list[str],
-             full: list[str] | None = None) -> dict[str, tuple[str | None, list[str]]]:
+def families(
+    summary: pd.DataFrame, variants: list[str], full: list[str] | None = None
+) -> dict[str, tuple[str | None, list[str]]]:
     """Return strategy → (full variant or None, its variants in order) for strategies with ≥ 2 variants."""
     out = {}
     for strategy, rows in summary.groupby("strategy", sort=True):
@@ -36,15 +36,24 @@ def families(summary: pd.DataFrame, variants: list[str],
     return out
 
 
-def ablation_pairs(experiment: Experiment, full: list[str] | None = None
-                   ) -> tuple[Families, list[tuple[str, str, str]], list[str]]:
+def ablation_pairs(
+    experiment: Experiment, full: list[str] | None = None
+) -> tuple[Families, list[tuple[str, str, str]], list[str]]:
     """Return (families with a full model, the (dataset, variant, full) pairs to compare, notes)."""
     found = families(experiment.summary, experiment.variants, full)
-    notes = [f"strategy '{s}' has variants {m} but none is marked full (use --full)"
-             for s, (f, m) in found.items() if f is None]
+    notes = [
+        f"strategy '{s}' has variants {m} but none is marked full (use --full)"
+        for s, (f, m) in found.items()
+        if f is None
+    ]
     kept: Families = {s: (f, m) for s, (f, m) in found.items() if f is not None}
-    pairs = [(dataset, variant, full_variant) for full_variant, members in kept.values()
-             for dataset in experiment.datasets for variant in members if variant != full_variant]
+    pairs = [
+        (dataset, variant, full_variant)
+        for full_variant, members in kept.values()
+        for dataset in experiment.datasets
+        for variant in members
+        if variant != full_variant
+    ]
     return kept, pairs, notes
 
 

@@ -81,8 +81,7 @@ def significant(cells: pd.DataFrame, design: Design, settings: Settings) -> bool
 def rejection_rate(design: Design, effect: float, n_sweeps: int, settings: Settings, seed: int = 0) -> float:
     """Return the share of ``n_sweeps`` simulated comparisons called significant."""
     rng = np.random.default_rng(seed)
-    return float(np.mean([significant(simulate_cells(design, effect, rng), design, settings)
-                          for _ in range(n_sweeps)]))
+    return float(np.mean([significant(simulate_cells(design, effect, rng), design, settings) for _ in range(n_sweeps)]))
 
 
 def omnibus_rate(n_datasets: int, n_variants: int, n_sweeps: int, alpha: float = 0.05, seed: int = 0) -> float:
@@ -96,8 +95,13 @@ def omnibus_rate(n_datasets: int, n_variants: int, n_sweeps: int, alpha: float =
     return hits / n_sweeps
 
 
-def calibration_table(n_sweeps: int = 2000, effect: float = 0.03, settings: Settings | None = None,
-                      seed: int = 0, across: tuple[int, int] = (5, 4)) -> pd.DataFrame:
+def calibration_table(
+    n_sweeps: int = 2000,
+    effect: float = 0.03,
+    settings: Settings | None = None,
+    seed: int = 0,
+    across: tuple[int, int] = (5, 4),
+) -> pd.DataFrame:
     """Return, per design, the rejection rate under no difference and the power at ``effect``.
 
     Rows: each design's primary test (fold pairing), the same cells paired by cell (descriptive, for
@@ -108,18 +112,41 @@ def calibration_table(n_sweeps: int = 2000, effect: float = 0.03, settings: Sett
     rows = []
     for design in DESIGNS:
         test = stats.NB_T + " over folds (primary)" if design.folds > 1 else "none (one split: no test)"
-        rows.append({"design": design.name, "statistic": test, "can_be_significant": design.folds > 1,
-                     "null_rate": rejection_rate(design, 0.0, n_sweeps, settings, seed),
-                     "power": rejection_rate(design, effect, n_sweeps, settings, seed + 1), "n_sweeps": n_sweeps})
+        rows.append(
+            {
+                "design": design.name,
+                "statistic": test,
+                "can_be_significant": design.folds > 1,
+                "null_rate": rejection_rate(design, 0.0, n_sweeps, settings, seed),
+                "power": rejection_rate(design, effect, n_sweeps, settings, seed + 1),
+                "n_sweeps": n_sweeps,
+            }
+        )
         if design.folds > 1 and design.seeds > 1:
             rng = np.random.default_rng(seed + 2)
-            raw = [test_units(simulate_cells(design, 0.0, rng), design.ratio, cell)["p"] < settings.alpha
-                   for _ in range(n_sweeps)]
-            rows.append({"design": design.name, "statistic": stats.NB_T + " over (fold, seed) cells (descriptive)",
-                         "can_be_significant": False, "null_rate": float(np.mean(raw)), "power": np.nan,
-                         "n_sweeps": n_sweeps})
+            raw = [
+                test_units(simulate_cells(design, 0.0, rng), design.ratio, cell)["p"] < settings.alpha
+                for _ in range(n_sweeps)
+            ]
+            rows.append(
+                {
+                    "design": design.name,
+                    "statistic": stats.NB_T + " over (fold, seed) cells (descriptive)",
+                    "can_be_significant": False,
+                    "null_rate": float(np.mean(raw)),
+                    "power": np.nan,
+                    "n_sweeps": n_sweeps,
+                }
+            )
     n, k = across
-    rows.append({"design": f"{n} datasets × {k} variants", "statistic": stats.IMAN_DAVENPORT + " (omnibus)",
-                 "can_be_significant": True, "null_rate": omnibus_rate(n, k, n_sweeps, settings.alpha, seed),
-                 "power": np.nan, "n_sweeps": n_sweeps})
+    rows.append(
+        {
+            "design": f"{n} datasets × {k} variants",
+            "statistic": stats.IMAN_DAVENPORT + " (omnibus)",
+            "can_be_significant": True,
+            "null_rate": omnibus_rate(n, k, n_sweeps, settings.alpha, seed),
+            "power": np.nan,
+            "n_sweeps": n_sweeps,
+        }
+    )
     return pd.DataFrame(rows)

@@ -22,8 +22,10 @@ def main_caption(table: pd.DataFrame, metric: str, reference: str | None) -> str
     parts = []
     for dataset, rows in table.groupby("dataset", sort=True):
         best = rows.loc[rows[f"{metric}_mean"].idxmax()]
-        text = (f"on {dataset} the highest mean test {title(metric)} is {best['variant']} "
-                f"({pct(best[f'{metric}_mean'], best[f'{metric}_std'])} %, n = {best['n']} runs)")
+        text = (
+            f"on {dataset} the highest mean test {title(metric)} is {best['variant']} "
+            f"({pct(best[f'{metric}_mean'], best[f'{metric}_std'])} %, n = {best['n']} runs)"
+        )
         ref = rows[rows["variant"] == reference]
         if len(ref) and reference != best["variant"]:
             text += f" vs {reference} {pct(ref[f'{metric}_mean'].iloc[0], ref[f'{metric}_std'].iloc[0])} %"
@@ -40,25 +42,33 @@ def statistics_caption(table: pd.DataFrame, reference: str, alpha: float) -> str
     primary = table[is_primary & table["p"].notna()]
     if len(primary):
         hits = primary[primary["significant"] == True]  # noqa: E712 (nullable boolean)
-        names = [f"{r.variant} ({title(r.metric)}, {r.dataset}, Δ = {signed(r.estimate)} pp, "
-                 f"Holm p = {pvalue(r.p_holm)})" for r in hits.itertuples()]
-        sentences.append(f"Primary test {stats.NB_T} over folds (seeds averaged within each fold; n = "
-                         f"{_range(primary['n'])} folds): {len(hits)} of {len(primary)} comparisons to {reference} "
-                         f"survive Holm at α = {alpha} (one family per metric over the report): {_join(names)}")
+        names = [
+            f"{r.variant} ({title(r.metric)}, {r.dataset}, Δ = {signed(r.estimate)} pp, Holm p = {pvalue(r.p_holm)})"
+            for r in hits.itertuples()
+        ]
+        sentences.append(
+            f"Primary test {stats.NB_T} over folds (seeds averaged within each fold; n = "
+            f"{_range(primary['n'])} folds): {len(hits)} of {len(primary)} comparisons to {reference} "
+            f"survive Holm at α = {alpha} (one family per metric over the report): {_join(names)}"
+        )
     untested = table[is_primary & table["p"].isna()]
     if len(untested):
         sentences.append(f"{len(untested)} comparison(s) on fewer than {stats.MIN_T_CELLS} folds: no test")
     for design, rows in table[~is_primary].groupby("design", sort=True):
         if design == "one split":
-            sentences.append(f"{len(rows)} comparison(s) on a single split: no test of generalisation; the "
-                             "two-level bootstrap interval (seeds × test clips) is conditional on that split")
+            sentences.append(
+                f"{len(rows)} comparison(s) on a single split: no test of generalisation; the "
+                "two-level bootstrap interval (seeds × test clips) is conditional on that split"
+            )
         elif design == "folds":
             sentences.append(f"{len(rows)} comparison(s) paired by (fold, seed) cell: descriptive only")
         else:
             sentences.append(f"{len(rows)} comparison(s) without paired runs")
     if table["p_rope"].notna().any():
-        sentences.append("P(worse / ≈ / better) is the Bayesian correlated t-test's posterior on the same folds, "
-                         "with the ROPE given in its header")
+        sentences.append(
+            "P(worse / ≈ / better) is the Bayesian correlated t-test's posterior on the same folds, "
+            "with the ROPE given in its header"
+        )
     return "; ".join(sentences) + "."
 
 
@@ -71,24 +81,41 @@ def ablation_caption(table: pd.DataFrame, alpha: float) -> str:
     tested = rows[rows["delta_p_holm"].notna()]
     survive = tested[tested["delta_p_holm"] < alpha]
     metric = title(worst["delta_metric"])
-    interval = (f"{ci(worst['delta_ci_low'], worst['delta_ci_high'])} pp, {worst['delta_interval']}"
-                if pd.notna(worst["delta_ci_low"]) else f"no interval: {worst['delta_interval']}")
-    tests = (f"{len(survive)} of {len(tested)} differences survive Holm at α = {alpha} (primary test "
-             f"{stats.NB_T}, same family as the statistics table)" if len(tested) else "no difference has a test")
-    return (f"Largest change of test {metric} against the full model: {worst['variant']} "
-            f"{signed(worst['delta_estimate'])} pp ({interval}); {tests}.")
+    interval = (
+        f"{ci(worst['delta_ci_low'], worst['delta_ci_high'])} pp, {worst['delta_interval']}"
+        if pd.notna(worst["delta_ci_low"])
+        else f"no interval: {worst['delta_interval']}"
+    )
+    tests = (
+        f"{len(survive)} of {len(tested)} differences survive Holm at α = {alpha} (primary test "
+        f"{stats.NB_T}, same family as the statistics table)"
+        if len(tested)
+        else "no difference has a test"
+    )
+    return (
+        f"Largest change of test {metric} against the full model: {worst['variant']} "
+        f"{signed(worst['delta_estimate'])} pp ({interval}); {tests}."
+    )
 
 
 def per_class_caption(difference: pd.DataFrame, per_class: pd.DataFrame, reference: str) -> str:
     """Return the lowest-recall class and the largest per-class gain and loss against the reference."""
     worst = per_class.loc[per_class["recall_mean"].idxmin()] if len(per_class) else None
-    text = (f"Lowest mean recall: {worst['class']} under {worst['variant']} ({pct(worst['recall_mean'])} %, "
-            f"test support {worst['support']})") if worst is not None else "No per-class recalls"
+    text = (
+        (
+            f"Lowest mean recall: {worst['class']} under {worst['variant']} ({pct(worst['recall_mean'])} %, "
+            f"test support {worst['support']})"
+        )
+        if worst is not None
+        else "No per-class recalls"
+    )
     known = difference.dropna(subset=["difference_mean"])
     if len(known) and known["difference_mean"].max() > 0:
         gain = known.loc[known["difference_mean"].idxmax()]
-        text += (f"; largest gain over {reference}: {gain['variant']} on {gain['class']} "
-                 f"({signed(gain['difference_mean'])} pp)")
+        text += (
+            f"; largest gain over {reference}: {gain['variant']} on {gain['class']} "
+            f"({signed(gain['difference_mean'])} pp)"
+        )
     if len(known) and known["difference_mean"].min() < 0:
         loss = known.loc[known["difference_mean"].idxmin()]
         text += f"; largest loss: {loss['variant']} on {loss['class']} ({signed(loss['difference_mean'])} pp)"
@@ -100,23 +127,30 @@ def phenomena_caption(table: pd.DataFrame, alpha: float) -> str:
     tested = table[table["verdict"] != "no test"]
     holds = tested[tested["verdict"] == "holds"]
     others = [f"{r.check} ({r.dataset}): {r.verdict}" for r in tested.itertuples() if r.verdict != "holds"]
-    return (f"Known phenomena checked with the primary test ({stats.NB_T} over folds), Holm over the "
-            f"{len(tested)} tested checks at α = {alpha}: {len(holds)} hold"
-            + (f"; {'; '.join(others)}" if others else "") + ". docs/results.md explains each.")
+    return (
+        f"Known phenomena checked with the primary test ({stats.NB_T} over folds), Holm over the "
+        f"{len(tested)} tested checks at α = {alpha}: {len(holds)} hold"
+        + (f"; {'; '.join(others)}" if others else "")
+        + ". docs/results.md explains each."
+    )
 
 
 def shift_gap_caption(table: pd.DataFrame) -> str:
     """Return what the shift table compares and which variant loses most and least to the shift."""
     gap = "id_minus_test_uar_mean" if "id_minus_test_uar_mean" in table else "val_minus_test_uar_mean"
     side = "its in-distribution test clips" if gap.startswith("id") else "its inner validation split"
-    text = (f"Mean ± std over n runs (fold × seed). The inner validation split follows the training distribution; "
-            f"'id' is the fold's held-out in-distribution clips, 'shifted' the protocol's test side. UAR lost from "
-            f"{side} to the shifted test")
+    text = (
+        f"Mean ± std over n runs (fold × seed). The inner validation split follows the training distribution; "
+        f"'id' is the fold's held-out in-distribution clips, 'shifted' the protocol's test side. UAR lost from "
+        f"{side} to the shifted test"
+    )
     known = table.dropna(subset=[gap])
     if len(known):
         most, least = known.loc[known[gap].idxmax()], known.loc[known[gap].idxmin()]
-        text += (f": most {most['variant']} ({signed(most[gap])} pp, {most['dataset']}), least {least['variant']} "
-                 f"({signed(least[gap])} pp)")
+        text += (
+            f": most {most['variant']} ({signed(most[gap])} pp, {most['dataset']}), least {least['variant']} "
+            f"({signed(least[gap])} pp)"
+        )
     return text + ". The known-phenomena table tests these gaps with the primary test."
 
 
@@ -125,19 +159,24 @@ def group_recall_caption(table: pd.DataFrame) -> str:
     worst = table.loc[table["uar_mean"].idxmin()]
     spread = table.groupby(["dataset", "variant", "field"])["uar_mean"].agg(lambda v: v.max() - v.min())
     widest = spread.idxmax()
-    return (f"Test UAR within each value of the group field (mean ± std over the {int(table['n'].max())} runs of "
-            f"a variant). Lowest: {worst['variant']} on {worst['field']} = {worst['value']} "
-            f"({pct(worst['uar_mean'])} %); widest spread between values: {widest[1]} on {widest[2]} "
-            f"({pct(spread.max())} pp).")
+    return (
+        f"Test UAR within each value of the group field (mean ± std over the {int(table['n'].max())} runs of "
+        f"a variant). Lowest: {worst['variant']} on {worst['field']} = {worst['value']} "
+        f"({pct(worst['uar_mean'])} %); widest spread between values: {widest[1]} on {widest[2]} "
+        f"({pct(spread.max())} pp)."
+    )
 
 
 def held_out_caption(table: pd.DataFrame) -> str:
     """Return the hardest held-out source and what each variant averages over the held-out sources."""
     hardest = table.groupby("held_out")["test_uar_mean"].mean().idxmin()
     means = table.groupby("variant", sort=False)["test_uar_mean"].mean()
-    return (f"Leave-one-source-out: fold k trains on the other sources and tests on source k (mean ± std over the "
-            f"n seeds). Hardest held-out source: {hardest}; mean over held-out sources: "
-            + ", ".join(f"{v} {pct(m)} %" for v, m in means.items()) + ".")
+    return (
+        f"Leave-one-source-out: fold k trains on the other sources and tests on source k (mean ± std over the "
+        f"n seeds). Hardest held-out source: {hardest}; mean over held-out sources: "
+        + ", ".join(f"{v} {pct(m)} %" for v, m in means.items())
+        + "."
+    )
 
 
 def ranks_caption(result) -> str:
@@ -145,9 +184,17 @@ def ranks_caption(result) -> str:
     if result is None:
         return "Fewer than 2 datasets (or variants run on all of them): no across-dataset ranking."
     best = result.ranks.idxmin()
-    omnibus = (f"{stats.IMAN_DAVENPORT} = {number(result.omnibus.statistic)}, p = {pvalue(result.omnibus.pvalue)}"
-               if result.omnibus is not None and pd.notna(result.omnibus.statistic) else "no omnibus test")
-    tail = (f"Nemenyi CD = {result.cd:.2f}." if not result.descriptive
-            else f"Descriptive only ({result.reason}): no critical difference.")
-    return (f"Mean ranks of test {title(result.metric)} over N = {len(result.scores)} datasets; best: {best} "
-            f"({result.ranks[best]:.2f}); {omnibus}. {tail}")
+    omnibus = (
+        f"{stats.IMAN_DAVENPORT} = {number(result.omnibus.statistic)}, p = {pvalue(result.omnibus.pvalue)}"
+        if result.omnibus is not None and pd.notna(result.omnibus.statistic)
+        else "no omnibus test"
+    )
+    tail = (
+        f"Nemenyi CD = {result.cd:.2f}."
+        if not result.descriptive
+        else f"Descriptive only ({result.reason}): no critical difference."
+    )
+    return (
+        f"Mean ranks of test {title(result.metric)} over N = {len(result.scores)} datasets; best: {best} "
+        f"({result.ranks[best]:.2f}); {omnibus}. {tail}"
+    )

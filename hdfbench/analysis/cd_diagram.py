@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 
-def draw_cd(ranks: pd.Series, cd: float | None, cliques: list[tuple[str, ...]], colours: dict[str, tuple],
-            title: str = ""):
+def draw_cd(
+    ranks: pd.Series, cd: float | None, cliques: list[tuple[str, ...]], colours: dict[str, tuple], title: str = ""
+):
     """Return a matplotlib figure of the CD diagram of ``ranks`` (lower is better); ``cd`` None: ranks only."""
     order = ranks.sort_values()
     k = len(order)
@@ -39,8 +40,9 @@ def draw_cd(ranks: pd.Series, cd: float | None, cliques: list[tuple[str, ...]], 
         x_text = lo - 0.5 if left else hi + 0.5
         colour = colours.get(name, "black")
         ax.plot([rank, rank, x_text], [0, level, level], color=colour, lw=1.2)
-        ax.text(x_text, level, f"{name} ({rank:.2f})", ha="right" if left else "left", va="center",
-                fontsize=9, color=colour)
+        ax.text(
+            x_text, level, f"{name} ({rank:.2f})", ha="right" if left else "left", va="center", fontsize=9, color=colour
+        )
     for j, clique in enumerate(cliques):
         values = order[list(clique)]
         y = -0.35 - 0.25 * j

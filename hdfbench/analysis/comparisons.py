@@ -31,9 +31,33 @@ from hdfbench.analysis import stats
 from hdfbench.analysis.load import CELL, Experiment
 
 #: Columns of a comparison table (one row per dataset, metric and pair of variants).
-COLUMNS = ["dataset", "metric", "variant", "reference", "design", "test", "primary", "n", "unit", "estimate",
-           "ci_low", "ci_high", "interval", "statistic", "p", "p_holm", "significant", "effect_size",
-           "effect_size_name", "p_worse", "p_rope", "p_better", "rope", "test_train_ratio", "note"]
+COLUMNS = [
+    "dataset",
+    "metric",
+    "variant",
+    "reference",
+    "design",
+    "test",
+    "primary",
+    "n",
+    "unit",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "interval",
+    "statistic",
+    "p",
+    "p_holm",
+    "significant",
+    "effect_size",
+    "effect_size_name",
+    "p_worse",
+    "p_rope",
+    "p_better",
+    "rope",
+    "test_train_ratio",
+    "note",
+]
 #: How cells are paired: seeds averaged within each fold (default), or every (fold, seed) cell.
 PAIR_BY = ("fold", "cell")
 
@@ -82,31 +106,63 @@ def test_units(cells: pd.DataFrame, ratio: float, settings: Settings) -> dict:
     unit = "folds (seeds averaged)" if by_fold else "(fold, seed) cells"
     nb = stats.nadeau_bengio_ttest(d, ratio, settings.confidence)
     bayes = stats.bayes_correlated_ttest(d, ratio, settings.rope) if by_fold else None
-    interval = (f"{settings.confidence:.0%} CI of the corrected t, n = {nb.n} {unit.split(' ')[0]}"
-                if np.isfinite(nb.ci_low) else f"none: n = {nb.n} < {stats.MIN_T_CELLS} {unit.split(' ')[0]}")
+    interval = (
+        f"{settings.confidence:.0%} CI of the corrected t, n = {nb.n} {unit.split(' ')[0]}"
+        if np.isfinite(nb.ci_low)
+        else f"none: n = {nb.n} < {stats.MIN_T_CELLS} {unit.split(' ')[0]}"
+    )
     note = nb.note
     if not by_fold:
         note = stats._join(note, "descriptive: treats the seeds of a fixed fold as independent resamples")
-    return {"design": "folds", "test": stats.NB_T, "primary": by_fold, "n": nb.n, "unit": unit,
-            "estimate": nb.estimate, "ci_low": nb.ci_low, "ci_high": nb.ci_high, "interval": interval,
-            "statistic": nb.statistic, "p": nb.pvalue, "effect_size": nb.effect_size,
-            "effect_size_name": nb.effect_size_name, "p_worse": bayes.p_worse if bayes else np.nan,
-            "p_rope": bayes.p_rope if bayes else np.nan, "p_better": bayes.p_better if bayes else np.nan,
-            "rope": settings.rope, "test_train_ratio": ratio, "note": note}
+    return {
+        "design": "folds",
+        "test": stats.NB_T,
+        "primary": by_fold,
+        "n": nb.n,
+        "unit": unit,
+        "estimate": nb.estimate,
+        "ci_low": nb.ci_low,
+        "ci_high": nb.ci_high,
+        "interval": interval,
+        "statistic": nb.statistic,
+        "p": nb.pvalue,
+        "effect_size": nb.effect_size,
+        "effect_size_name": nb.effect_size_name,
+        "p_worse": bayes.p_worse if bayes else np.nan,
+        "p_rope": bayes.p_rope if bayes else np.nan,
+        "p_better": bayes.p_better if bayes else np.nan,
+        "rope": settings.rope,
+        "test_train_ratio": ratio,
+        "note": note,
+    }
 
 
 def _test_predictions(experiment: Experiment, run_id: str) -> pd.DataFrame:
-    frame = pd.read_parquet(experiment.run_path(run_id) / "predictions.parquet",
-                            columns=["split", "clip_id", "label", "pred"])
+    frame = pd.read_parquet(
+        experiment.run_path(run_id) / "predictions.parquet", columns=["split", "clip_id", "label", "pred"]
+    )
     return frame[frame["split"] == "test"].drop(columns="split")
 
 
-def one_split(experiment: Experiment, dataset: str, cells: pd.DataFrame, variant: str, reference: str,
-              metric: str, settings: Settings) -> dict:
+def one_split(
+    experiment: Experiment,
+    dataset: str,
+    cells: pd.DataFrame,
+    variant: str,
+    reference: str,
+    metric: str,
+    settings: Settings,
+) -> dict:
     """Return the fields of a comparison whose runs all share one split: the two-level bootstrap interval."""
-    base = {"design": "one split", "test": stats.TWO_LEVEL_BOOTSTRAP, "primary": False, "n": len(cells),
-            "unit": "seeds", "estimate": float((cells["a"] - cells["b"]).mean()) if len(cells) else np.nan,
-            "rope": settings.rope}
+    base = {
+        "design": "one split",
+        "test": stats.TWO_LEVEL_BOOTSTRAP,
+        "primary": False,
+        "n": len(cells),
+        "unit": "seeds",
+        "estimate": float((cells["a"] - cells["b"]).mean()) if len(cells) else np.nan,
+        "rope": settings.rope,
+    }
     why = "one split: training and test data never change, so there is no test of generalisation"
     if metric not in stats.CLIP_METRICS:
         return {**base, "interval": "none", "note": f"{why}; no interval for {metric} (clip-level metrics only)"}
@@ -118,16 +174,32 @@ def one_split(experiment: Experiment, dataset: str, cells: pd.DataFrame, variant
         both = a.merge(b, on=["clip_id", "label"], suffixes=("_a", "_b"))
         runs.append((both["label"].to_numpy(), both["pred_a"].to_numpy(), both["pred_b"].to_numpy()))
     result = stats.two_level_bootstrap(runs, metric, settings.n_resamples, settings.seed, settings.confidence)
-    interval = (f"{settings.confidence:.0%} two-level bootstrap interval, n = {result.n} seeds, conditional on "
-                f"fold {int(cells['fold'].iloc[0])}" if np.isfinite(result.ci_low) else
-                f"none: n = {result.n} < {stats.MIN_T_CELLS} seeds (run at least {stats.MIN_T_CELLS} seeds, or "
-                f"several folds for a test)")
-    return {**base, "estimate": result.estimate, "ci_low": result.ci_low, "ci_high": result.ci_high,
-            "interval": interval, "note": stats._join(why, result.note)}
+    interval = (
+        f"{settings.confidence:.0%} two-level bootstrap interval, n = {result.n} seeds, conditional on "
+        f"fold {int(cells['fold'].iloc[0])}"
+        if np.isfinite(result.ci_low)
+        else f"none: n = {result.n} < {stats.MIN_T_CELLS} seeds (run at least {stats.MIN_T_CELLS} seeds, or "
+        f"several folds for a test)"
+    )
+    return {
+        **base,
+        "estimate": result.estimate,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "interval": interval,
+        "note": stats._join(why, result.note),
+    }
 
 
-def compare(experiment: Experiment, matrix: dict[str, pd.DataFrame], dataset: str, variant: str, reference: str,
-            metric: str, settings: Settings) -> dict:
+def compare(
+    experiment: Experiment,
+    matrix: dict[str, pd.DataFrame],
+    dataset: str,
+    variant: str,
+    reference: str,
+    metric: str,
+    settings: Settings,
+) -> dict:
     """Return the comparison row of ``variant`` − ``reference`` on ``metric`` in ``dataset``."""
     cells = paired_cells(matrix, dataset, variant, reference)
     row = {"dataset": dataset, "metric": metric, "variant": variant, "reference": reference}
@@ -154,8 +226,9 @@ def adjust(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table
 
 
-def comparison_table(experiment: Experiment, pairs: list[tuple[str, str, str]], metrics: list[str],
-                     settings: Settings) -> pd.DataFrame:
+def comparison_table(
+    experiment: Experiment, pairs: list[tuple[str, str, str]], metrics: list[str], settings: Settings
+) -> pd.DataFrame:
     """Return one row per (dataset, variant, reference) of ``pairs`` and metric, Holm-adjusted per metric."""
     rows = []
     for metric in metrics:

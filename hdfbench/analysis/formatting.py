@@ -16,8 +16,7 @@ import pandas as pd
 from hdfbench.fileio import atomic_write, atomic_write_text
 
 #: Short column titles of the metrics.
-TITLES = {"test_war": "WAR", "test_uar": "UAR", "worst_class_recall": "worst-class recall",
-          "val_uar": "val UAR"}
+TITLES = {"test_war": "WAR", "test_uar": "UAR", "worst_class_recall": "worst-class recall", "val_uar": "val UAR"}
 
 
 def title(metric: str) -> str:
@@ -88,8 +87,10 @@ def display_main(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 
 def _bayes(table: pd.DataFrame) -> list[str]:
     """Return "P(worse) / P(≈) / P(better)" cells of the Bayesian correlated t-test."""
-    return [" / ".join(probability(v) for v in (w, r, b)) if pd.notna(r) else "–"
-            for w, r, b in zip(table["p_worse"], table["p_rope"], table["p_better"], strict=True)]
+    return [
+        " / ".join(probability(v) for v in (w, r, b)) if pd.notna(r) else "–"
+        for w, r, b in zip(table["p_worse"], table["p_rope"], table["p_better"], strict=True)
+    ]
 
 
 def _significance(table: pd.DataFrame) -> list[str]:
@@ -101,10 +102,14 @@ def display_statistics(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["dataset"]].copy()
     out["metric"] = table["metric"].map(title)
     out["comparison"] = table["variant"] + " − " + table["reference"]
-    out["test"] = [f"{t} (primary)" if bool(p) else (t if isinstance(t, str) else "–")
-                   for t, p in zip(table["test"], table["primary"], strict=True)]
-    out["n"] = [f"{int(n)} {u.split(' ')[0]}" if pd.notna(n) and isinstance(u, str) else "–"
-                for n, u in zip(table["n"], table["unit"], strict=True)]
+    out["test"] = [
+        f"{t} (primary)" if bool(p) else (t if isinstance(t, str) else "–")
+        for t, p in zip(table["test"], table["primary"], strict=True)
+    ]
+    out["n"] = [
+        f"{int(n)} {u.split(' ')[0]}" if pd.notna(n) and isinstance(u, str) else "–"
+        for n, u in zip(table["n"], table["unit"], strict=True)
+    ]
     out["Δ (pp)"] = table["estimate"].map(signed)
     out["interval (pp)"] = [ci(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
     out["interval method"] = table["interval"].fillna("–")
@@ -112,8 +117,9 @@ def display_statistics(table: pd.DataFrame) -> pd.DataFrame:
     out["p (Holm)"] = table["p_holm"].map(pvalue)
     out["significant"] = _significance(table)
     rope = table["rope"].dropna()
-    out[f"P(worse / ≈ / better), ROPE ±{100 * rope.iloc[0]:g} pp" if len(rope) else "P(worse / ≈ / better)"] = \
-        _bayes(table)
+    out[f"P(worse / ≈ / better), ROPE ±{100 * rope.iloc[0]:g} pp" if len(rope) else "P(worse / ≈ / better)"] = _bayes(
+        table
+    )
     out["note"] = table["note"].fillna("")
     return out
 
@@ -128,8 +134,9 @@ def display_ablation(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     out["p (Holm)"] = table["delta_p_holm"].map(pvalue)
     out["P(worse / ≈ / better)"] = _bayes(table)
     is_full = table["variant"] == table["full"]
-    out.loc[is_full, [f"Δ {metric} vs full (pp)", "interval (pp)", "interval method", "p (Holm)",
-                      "P(worse / ≈ / better)"]] = ["full model", "", "", "", ""]
+    out.loc[
+        is_full, [f"Δ {metric} vs full (pp)", "interval (pp)", "interval method", "p (Holm)", "P(worse / ≈ / better)"]
+    ] = ["full model", "", "", "", ""]
     return out
 
 
@@ -140,11 +147,13 @@ def display_phenomena(table: pd.DataFrame) -> pd.DataFrame:
     out["expected"] = table["expected"]
     scale = [1.0 if str(m).startswith("ρ") else 100.0 for m in table["metric"]]
     unit = ["ρ" if s == 1.0 else "pp" for s in scale]
-    out["estimate"] = [f"{signed(v, s)} {u}" if pd.notna(v) else "–" for v, s, u in zip(table["estimate"], scale, unit,
-                                                                                         strict=True)]
-    out["interval"] = [f"{ci(lo, hi, s)} ({how})" if pd.notna(lo) else (how if isinstance(how, str) else "–")
-                       for lo, hi, s, how in zip(table["ci_low"], table["ci_high"], scale, table["interval"],
-                                                 strict=True)]
+    out["estimate"] = [
+        f"{signed(v, s)} {u}" if pd.notna(v) else "–" for v, s, u in zip(table["estimate"], scale, unit, strict=True)
+    ]
+    out["interval"] = [
+        f"{ci(lo, hi, s)} ({how})" if pd.notna(lo) else (how if isinstance(how, str) else "–")
+        for lo, hi, s, how in zip(table["ci_low"], table["ci_high"], scale, table["interval"], strict=True)
+    ]
     out["p (Holm)"] = table["p_holm"].map(pvalue)
     out["verdict"] = table["verdict"]
     return out
@@ -176,8 +185,10 @@ def display_group_recall(table: pd.DataFrame) -> pd.DataFrame:
 
 def display_held_out(table: pd.DataFrame) -> pd.DataFrame:
     """Return held-out source × variant test UAR (%, mean ± std over the runs holding it out)."""
-    cells = [f"{pct(m, s)} (n={n})" for m, s, n in zip(table["test_uar_mean"], table["test_uar_std"], table["n"],
-                                                        strict=True)]
+    cells = [
+        f"{pct(m, s)} (n={n})"
+        for m, s, n in zip(table["test_uar_mean"], table["test_uar_std"], table["n"], strict=True)
+    ]
     return _by_variant(table, cells, ["dataset", "held_out"])
 
 
@@ -195,8 +206,9 @@ def display_ranks(table: pd.DataFrame) -> pd.DataFrame:
 def _by_variant(table: pd.DataFrame, cells: list[str], index: list[str]) -> pd.DataFrame:
     """Return ``cells`` (one per row of ``table``) pivoted to one row per ``index`` and a column per
     variant, in the table's variant order."""
-    wide = table.assign(cell=cells).pivot_table(index=index, columns="variant", values="cell", aggfunc="first",
-                                                sort=False, observed=True)
+    wide = table.assign(cell=cells).pivot_table(
+        index=index, columns="variant", values="cell", aggfunc="first", sort=False, observed=True
+    )
     return wide[list(dict.fromkeys(table["variant"]))].reset_index().rename_axis(columns=None)
 
 
@@ -208,8 +220,10 @@ def display_per_class(table: pd.DataFrame) -> pd.DataFrame:
 
 def display_per_class_difference(table: pd.DataFrame) -> pd.DataFrame:
     """Return class × variant mean paired recall difference to the reference (pp)."""
-    cells = [f"{signed(m)} ± {100 * s:.{DIFF_DIGITS}f}" if pd.notna(s) else signed(m)
-             for m, s in zip(table["difference_mean"], table["difference_std"], strict=True)]
+    cells = [
+        f"{signed(m)} ± {100 * s:.{DIFF_DIGITS}f}" if pd.notna(s) else signed(m)
+        for m, s in zip(table["difference_mean"], table["difference_std"], strict=True)
+    ]
     return _by_variant(table, cells, ["dataset", "class"])
 
 
@@ -234,8 +248,7 @@ def to_latex(display: pd.DataFrame, caption: str, label: str) -> str:
     return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("≈", r"$\approx$").replace("−", "$-$")
 
 
-def write_table(out_dir: Path, name: str, numeric: pd.DataFrame, display: pd.DataFrame,
-                caption: str) -> WrittenTable:
+def write_table(out_dir: Path, name: str, numeric: pd.DataFrame, display: pd.DataFrame, caption: str) -> WrittenTable:
     """Write ``name``.csv (numbers), .md and .tex (display) to ``out_dir``; return what was written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, md, tex = (out_dir / f"{name}.{ext}" for ext in ("csv", "md", "tex"))

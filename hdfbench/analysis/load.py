@@ -137,8 +137,16 @@ def read_splits(experiment: Experiment) -> pd.DataFrame:
         else:
             k = experiment.partition_folds(row["dataset"])
             ratio, source = (1 / (k - 1), f"{k}-fold design: 1/{k - 1}") if k > 1 else (np.nan, "single split")
-        rows.append({"dataset": row["dataset"], "fold": row["fold"], "n_train": n_train, "n_test": n_test,
-                     "test_train_ratio": ratio, "ratio_source": source})
+        rows.append(
+            {
+                "dataset": row["dataset"],
+                "fold": row["fold"],
+                "n_train": n_train,
+                "n_test": n_test,
+                "test_train_ratio": ratio,
+                "ratio_source": source,
+            }
+        )
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)
 
 
@@ -148,14 +156,22 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
     if not (path / "runs").is_dir():
         raise ResultsError(f"{path} is not an experiment results directory (no runs/ inside)")
     _, summary, missing, refreshed = write_summary(path)
-    experiment = Experiment(path=path, summary=summary, missing=missing, refreshed=refreshed,
-                            config=_read_yaml(path / "config.yaml"), sweep=_read_json(path / "sweep.json"))
+    experiment = Experiment(
+        path=path,
+        summary=summary,
+        missing=missing,
+        refreshed=refreshed,
+        config=_read_yaml(path / "config.yaml"),
+        sweep=_read_json(path / "sweep.json"),
+    )
     if len(summary):
         first = experiment.run_config(summary["run_id"].iloc[0])
-        experiment.classes = first.get("classes") or [c.removeprefix("recall_") for c in summary
-                                                       if c.startswith("recall_")]
+        experiment.classes = first.get("classes") or [
+            c.removeprefix("recall_") for c in summary if c.startswith("recall_")
+        ]
         experiment.group_fields = first.get("group_fields") or [
-            c.removeprefix("worst_group_acc_") for c in summary if c.startswith("worst_group_acc_") and "_x_" not in c]
+            c.removeprefix("worst_group_acc_") for c in summary if c.startswith("worst_group_acc_") and "_x_" not in c
+        ]
         experiment.splits = read_splits(experiment)
     return experiment
 
@@ -174,6 +190,7 @@ def class_support(experiment: Experiment) -> pd.DataFrame:
             labels = pd.read_parquet(run / "predictions.parquet", columns=["split", "label"])
             labels = labels.loc[labels["split"] == "test", "label"]
             counts = pd.Series(np.bincount(labels, minlength=len(experiment.classes)), index=experiment.classes)
-        rows += [{"dataset": row["dataset"], "fold": row["fold"], "class": c, "support": int(n)}
-                 for c, n in counts.items()]
+        rows += [
+            {"dataset": row["dataset"], "fold": row["fold"], "class": c, "support": int(n)} for c, n in counts.items()
+        ]
     return pd.DataFrame(rows, columns=["dataset", "fold", "class", "support"])

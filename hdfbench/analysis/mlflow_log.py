@@ -55,13 +55,21 @@ def _log(uri: str, name: str, analysis) -> str:
     if experiment is None:
         return f"MLflow: no experiment '{name}' at {uri}; analysis not logged"
     sweep_id = analysis.experiment.sweep.get("sweep_id", "")
-    old = client.search_runs([experiment.experiment_id], filter_string="tags.`hdfbench.kind` = 'analysis' and "
-                                                                     f"tags.`hdfbench.sweep_id` = '{sweep_id}'")
+    old = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`hdfbench.kind` = 'analysis' and tags.`hdfbench.sweep_id` = '{sweep_id}'",
+    )
     for run in old:
         client.delete_run(run.info.run_id)
-    run = client.create_run(experiment.experiment_id, run_name="analysis",
-                            tags={"hdfbench.kind": "analysis", "hdfbench.sweep_id": sweep_id,
-                                  "hdfbench.reference": str(analysis.reference)})
+    run = client.create_run(
+        experiment.experiment_id,
+        run_name="analysis",
+        tags={
+            "hdfbench.kind": "analysis",
+            "hdfbench.sweep_id": sweep_id,
+            "hdfbench.reference": str(analysis.reference),
+        },
+    )
     run_id = run.info.run_id
     out = analysis.out_dir
     for table in analysis.tables.values():

@@ -28,23 +28,60 @@ from hdfbench.analysis.load import CELL, Experiment
 from hdfbench.analysis.train_counts import train_class_counts
 from hdfbench.metrics import worst_group_metric
 
-COLUMNS = ["check", "dataset", "comparison", "metric", "expected", "n", "estimate", "ci_low", "ci_high",
-           "interval", "p", "p_holm", "verdict", "note"]
+COLUMNS = [
+    "check",
+    "dataset",
+    "comparison",
+    "metric",
+    "expected",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "interval",
+    "p",
+    "p_holm",
+    "verdict",
+    "note",
+]
 
 
-def _row(check: str, dataset: str, comparison: str, metric: str, expected: int, cells: pd.DataFrame,
-         experiment: Experiment, settings: Settings) -> dict:
+def _row(
+    check: str,
+    dataset: str,
+    comparison: str,
+    metric: str,
+    expected: int,
+    cells: pd.DataFrame,
+    experiment: Experiment,
+    settings: Settings,
+) -> dict:
     """Return one check's row from paired cells (fold, seed, a, b) where ``expected`` is the sign of a − b."""
-    base = {"check": check, "dataset": dataset, "comparison": comparison, "metric": metric,
-            "expected": "higher" if expected > 0 else "lower", "n": cells["fold"].nunique() if len(cells) else 0}
+    base = {
+        "check": check,
+        "dataset": dataset,
+        "comparison": comparison,
+        "metric": metric,
+        "expected": "higher" if expected > 0 else "lower",
+        "n": cells["fold"].nunique() if len(cells) else 0,
+    }
     if cells.empty or cells["fold"].nunique() < 2:
         return {**base, "verdict": "no test", "note": "needs runs on at least 2 folds (one split: no test)"}
     if np.allclose(cells["a"], cells["b"]) and cells["a"].nunique() == 1:
-        return {**base, "verdict": "no test", "note": f"degenerate: {cells['a'].iloc[0]:.3g} on both sides of every "
-                                                      "run (e.g. every worst group empty of correct clips)"}
+        return {
+            **base,
+            "verdict": "no test",
+            "note": f"degenerate: {cells['a'].iloc[0]:.3g} on both sides of every "
+            "run (e.g. every worst group empty of correct clips)",
+        }
     result = test_units(cells, experiment.design_ratio(dataset, cells["fold"].unique()), settings)
-    return {**base, **{k: result[k] for k in ("estimate", "ci_low", "ci_high", "interval", "p")},
-            "n": result["n"], "note": result["note"], "_sign": expected}
+    return {
+        **base,
+        **{k: result[k] for k in ("estimate", "ci_low", "ci_high", "interval", "p")},
+        "n": result["n"],
+        "note": result["note"],
+        "_sign": expected,
+    }
 
 
 def frequency_check(experiment: Experiment, reference: str, settings: Settings) -> list[dict]:
@@ -57,16 +94,26 @@ def frequency_check(experiment: Experiment, reference: str, settings: Settings) 
     for dataset, runs in summary.groupby("dataset", sort=True):
         cells = []
         for run in runs.to_dict("records"):
-            cell = counts[(counts["dataset"] == dataset) & (counts["fold"] == run["fold"])
-                          & (counts["seed"] == run["seed"])]
+            cell = counts[
+                (counts["dataset"] == dataset) & (counts["fold"] == run["fold"]) & (counts["seed"] == run["seed"])
+            ]
             recalls = np.array([run.get(f"recall_{c}", np.nan) for c in cell["class"]], dtype=float)
             keep = ~np.isnan(recalls)
             if keep.sum() > 2:
                 rho = spearmanr(cell["count"].to_numpy()[keep], recalls[keep]).statistic
                 cells.append({"fold": run["fold"], "seed": run["seed"], "a": rho, "b": 0.0})
-        rows.append(_row("recall tracks training class frequency", dataset, f"{reference}: Spearman ρ",
-                         "ρ(train count, recall)", +1, pd.DataFrame(cells, columns=["fold", "seed", "a", "b"]),
-                         experiment, settings))
+        rows.append(
+            _row(
+                "recall tracks training class frequency",
+                dataset,
+                f"{reference}: Spearman ρ",
+                "ρ(train count, recall)",
+                +1,
+                pd.DataFrame(cells, columns=["fold", "seed", "a", "b"]),
+                experiment,
+                settings,
+            )
+        )
     return rows
 
 
@@ -75,13 +122,23 @@ def pair_checks(experiment: Experiment, reference: str, settings: Settings) -> l
     on class × field vs the reference (worst-group accuracy over class × field and over the field up)."""
     entries, rows = experiment.strategy_entries(), []
     ref_entry = next((e for e in entries if e.label == reference), None)
-    balanced = [e for e in entries if ref_entry and e.name == ref_entry.name and e.balance == "sample"
-                and e.balance_groups == "class" and e.label != reference]
+    balanced = [
+        e
+        for e in entries
+        if ref_entry
+        and e.name == ref_entry.name
+        and e.balance == "sample"
+        and e.balance_groups == "class"
+        and e.label != reference
+    ]
     dro = [e for e in entries if e.name == "groupdro" and str(e.hparams.get("groups", "")).startswith("class*")]
     plans = [(e.label, "class-balanced sampling raises UAR", "test_uar", +1) for e in balanced]
     plans += [(e.label, "class-balanced sampling lowers WAR", "test_war", -1) for e in balanced]
-    plans += [(e.label, f"GroupDRO on {e.hparams['groups']} raises worst-group accuracy", worst_group_metric(groups),
-               +1) for e in dro for groups in (e.hparams["groups"], e.hparams["groups"].removeprefix("class*"))]
+    plans += [
+        (e.label, f"GroupDRO on {e.hparams['groups']} raises worst-group accuracy", worst_group_metric(groups), +1)
+        for e in dro
+        for groups in (e.hparams["groups"], e.hparams["groups"].removeprefix("class*"))
+    ]
     for variant, check, metric, sign in plans:
         if metric not in experiment.summary:
             continue
@@ -100,8 +157,18 @@ def shift_check(experiment: Experiment, reference: str, settings: Settings) -> l
         runs = summary[(summary["variant"] == reference) & summary[column].notna()]
         for dataset, group in runs.groupby("dataset", sort=True):
             cells = group[[*CELL[1:]]].assign(a=group[column].to_numpy(), b=group[shifted].to_numpy())
-            rows.append(_row("worst-group accuracy drops when the correlation breaks", dataset,
-                             f"{reference}: in-distribution − shifted test", shifted, +1, cells, experiment, settings))
+            rows.append(
+                _row(
+                    "worst-group accuracy drops when the correlation breaks",
+                    dataset,
+                    f"{reference}: in-distribution − shifted test",
+                    shifted,
+                    +1,
+                    cells,
+                    experiment,
+                    settings,
+                )
+            )
     return rows
 
 
@@ -118,8 +185,11 @@ def phenomena_table(experiment: Experiment, reference: str | None, settings: Set
     """Return every check the sweep has the runs for, Holm-adjusted over the checks, with verdicts."""
     if reference is None or experiment.summary.empty:
         return pd.DataFrame(columns=COLUMNS)
-    rows = (frequency_check(experiment, reference, settings) + pair_checks(experiment, reference, settings)
-            + shift_check(experiment, reference, settings))
+    rows = (
+        frequency_check(experiment, reference, settings)
+        + pair_checks(experiment, reference, settings)
+        + shift_check(experiment, reference, settings)
+    )
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     p = np.array([r.get("p", np.nan) for r in rows], dtype=float)

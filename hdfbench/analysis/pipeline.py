@@ -42,13 +42,13 @@ log = logging.getLogger(__name__)
 class Options:
     """What ``analyze`` compares and how."""
 
-    reference: str | None = None          # default: "erm" if present, else the first variant
+    reference: str | None = None  # default: "erm" if present, else the first variant
     metrics: tuple[str, ...] = ("test_uar",)  # metrics of the statistics table; the first drives ablation/ranks
-    full: tuple[str, ...] = ()            # variants marked as the full model of their ablation family
+    full: tuple[str, ...] = ()  # variants marked as the full model of their ablation family
     alpha: float = 0.05
     confidence: float = 0.95
-    pair_by: str = "fold"                 # "fold": seeds averaged per fold (primary); "cell": descriptive
-    rope: float = 0.01                    # region of practical equivalence, metric units (0.01 = 1 pp)
+    pair_by: str = "fold"  # "fold": seeds averaged per fold (primary); "cell": descriptive
+    rope: float = 0.01  # region of practical equivalence, metric units (0.01 = 1 pp)
     plots: bool = True
     mlflow: bool = True
     seed: int = 0
@@ -56,8 +56,9 @@ class Options:
     @property
     def settings(self) -> Settings:
         """Return the settings of the comparisons."""
-        return Settings(pair_by=self.pair_by, rope=self.rope, confidence=self.confidence, alpha=self.alpha,
-                        seed=self.seed)
+        return Settings(
+            pair_by=self.pair_by, rope=self.rope, confidence=self.confidence, alpha=self.alpha, seed=self.seed
+        )
 
 
 @dataclass
@@ -130,8 +131,9 @@ def _caption(analysis: Analysis) -> None:
     analysis.captions.update(
         main_table=captions.main_caption(frames["main_table"], analysis.metric, ref),
         per_class_recall=captions.per_class_caption(frames["per_class_difference"], frames["per_class_recall"], ref),
-        per_class_difference=(f"Mean paired per-class recall difference to {ref} over the (fold, seed) cells "
-                              f"both ran (pp, ± std)."),
+        per_class_difference=(
+            f"Mean paired per-class recall difference to {ref} over the (fold, seed) cells both ran (pp, ± std)."
+        ),
         statistics=captions.statistics_caption(frames["statistics"], ref, alpha),
         ranks=captions.ranks_caption(analysis.ranks),
     )
@@ -139,8 +141,11 @@ def _caption(analysis: Analysis) -> None:
         analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
     if len(frames["phenomena"]):
         analysis.captions["phenomena"] = captions.phenomena_caption(frames["phenomena"], alpha)
-    shift = {"shift_gap": captions.shift_gap_caption, "group_recall": captions.group_recall_caption,
-             "held_out": captions.held_out_caption}
+    shift = {
+        "shift_gap": captions.shift_gap_caption,
+        "group_recall": captions.group_recall_caption,
+        "held_out": captions.held_out_caption,
+    }
     analysis.captions.update({name: caption(frames[name]) for name, caption in shift.items() if name in frames})
 
 

@@ -33,12 +33,14 @@ def _map(fn, items: list) -> list:
 def test_predictions(experiment: Experiment, runs: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
     """Return the test predictions of ``runs`` pooled: dataset, variant, fold, seed, run_id, label, pred and
     ``fields`` (as strings), one row per clip and run."""
+
     def read(row) -> pd.DataFrame:
         path = experiment.run_path(row.run_id) / "predictions.parquet"
         frame = pd.read_parquet(path, columns=["split", "label", "pred", *fields])
         frame = frame[frame["split"] == "test"].drop(columns="split")
-        return frame.astype({f: str for f in fields}).assign(dataset=row.dataset, variant=row.variant,
-                                                             fold=row.fold, seed=row.seed, run_id=row.run_id)
+        return frame.astype({f: str for f in fields}).assign(
+            dataset=row.dataset, variant=row.variant, fold=row.fold, seed=row.seed, run_id=row.run_id
+        )
 
     frames = _map(read, list(runs.itertuples()))
     columns = ["label", "pred", *fields, "dataset", "variant", "fold", "seed", "run_id"]
@@ -52,13 +54,20 @@ def group_accuracy(experiment: Experiment, runs: pd.DataFrame, fields: list[str]
     """
     pooled = test_predictions(experiment, runs, fields)
     pooled = pooled.assign(correct=pooled["label"].to_numpy() == pooled["pred"].to_numpy())
-    return {field: (pooled.rename(columns={field: "group"}).groupby(["dataset", "variant", "group"], sort=True)
-                    ["correct"].agg(n="size", accuracy="mean").reset_index())
-            for field in fields}
+    return {
+        field: (
+            pooled.rename(columns={field: "group"})
+            .groupby(["dataset", "variant", "group"], sort=True)["correct"]
+            .agg(n="size", accuracy="mean")
+            .reset_index()
+        )
+        for field in fields
+    }
 
 
 def summed_confusion(experiment: Experiment, runs: pd.DataFrame) -> np.ndarray:
     """Return the test confusion matrix summed over ``runs`` (rows: true class)."""
+
     def read(run_id: str) -> np.ndarray:
         path = experiment.run_path(run_id) / "confusion_test.csv"
         if path.exists():
@@ -75,6 +84,7 @@ def summed_confusion(experiment: Experiment, runs: pd.DataFrame) -> np.ndarray:
 
 def training_curves(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
     """Return the per-epoch records of ``runs`` (metrics.jsonl) with dataset, variant, fold, seed added."""
+
     def read(row) -> pd.DataFrame:
         records = read_jsonl(experiment.run_path(row.run_id) / "metrics.jsonl")
         return pd.DataFrame(records).assign(dataset=row.dataset, variant=row.variant, fold=row.fold, seed=row.seed)

@@ -43,8 +43,15 @@ def recall_vs_frequency(analysis, out: Path, colours: dict) -> list[Figure]:
             rows = rows.dropna(subset=["recall_mean"]).sort_values("count")
             rho = spearmanr(rows["count"], rows["recall_mean"]).statistic if len(rows) > 2 else np.nan
             rhos.append((dataset, variant, rho))
-            ax.plot(rows["count"], 100 * rows["recall_mean"], "o-", color=colours[variant], ms=4, lw=1,
-                    label=f"{variant} (ρ = {rho:.2f})")
+            ax.plot(
+                rows["count"],
+                100 * rows["recall_mean"],
+                "o-",
+                color=colours[variant],
+                ms=4,
+                lw=1,
+                label=f"{variant} (ρ = {rho:.2f})",
+            )
         ax.set_xscale("log")
         ax.set(xlabel="training clips of the class (log)", ylabel="test recall (%)", title=dataset)
         ax.legend(fontsize=7)
@@ -52,22 +59,33 @@ def recall_vs_frequency(analysis, out: Path, colours: dict) -> list[Figure]:
     caption = "Per-class test recall (mean over runs) against the class's training count. "
     if len(rhos):
         lo, hi = rhos.loc[rhos["rho"].idxmin()], rhos.loc[rhos["rho"].idxmax()]
-        spread = (f"Spearman ρ is {lo['rho']:.2f} for every variant" if f"{lo['rho']:.2f}" == f"{hi['rho']:.2f}" else
-                  f"Spearman ρ ranges from {lo['rho']:.2f} ({lo['variant']}, {lo['dataset']}) to {hi['rho']:.2f} "
-                  f"({hi['variant']}, {hi['dataset']})")
+        spread = (
+            f"Spearman ρ is {lo['rho']:.2f} for every variant"
+            if f"{lo['rho']:.2f}" == f"{hi['rho']:.2f}"
+            else f"Spearman ρ ranges from {lo['rho']:.2f} ({lo['variant']}, {lo['dataset']}) to {hi['rho']:.2f} "
+            f"({hi['variant']}, {hi['dataset']})"
+        )
         caption += spread + "; lower ρ means recall depends less on class frequency."
     figures = [save(fig, out, "recall_vs_frequency", "imbalance", caption)]
     fig, axes = _axes(len(datasets), 6, 3.4)
     for ax, dataset in zip(axes, datasets):
-        rows = (counts[counts["dataset"] == dataset]
-                .groupby(["fold", "class"], as_index=False, sort=False)["count"].mean())
+        rows = (
+            counts[counts["dataset"] == dataset].groupby(["fold", "class"], as_index=False, sort=False)["count"].mean()
+        )
         sns.barplot(rows, x="class", y="count", hue="fold", ax=ax, palette="Greys")
         ax.set(title=dataset, xlabel="", ylabel="training clips")
         ax.tick_params(axis="x", rotation=30)
     ratio = counts.groupby(["dataset", "fold", "seed"])["count"].agg(lambda c: c.max() / max(c.min(), 1)).max()
-    figures.append(save(fig, out, "class_counts", "imbalance",
-                        f"Training clips per class and fold (after the inner validation split); the largest "
-                        f"imbalance ratio (largest / smallest class) is {ratio:.1f}."))
+    figures.append(
+        save(
+            fig,
+            out,
+            "class_counts",
+            "imbalance",
+            f"Training clips per class and fold (after the inner validation split); the largest "
+            f"imbalance ratio (largest / smallest class) is {ratio:.1f}.",
+        )
+    )
     return figures
 
 
@@ -83,21 +101,34 @@ def group_accuracy(analysis, out: Path, colours: dict) -> list[Figure]:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
         order = analysis.experiment.variants
         if acc["group"].nunique() <= 12:
-            sns.barplot(acc, x="group", y="accuracy", hue="variant", hue_order=order, palette=colours, ax=left,
-                        errorbar=None)
+            sns.barplot(
+                acc, x="group", y="accuracy", hue="variant", hue_order=order, palette=colours, ax=left, errorbar=None
+            )
             left.tick_params(axis="x", rotation=30)
         else:
-            sns.stripplot(acc, x="variant", y="accuracy", hue="variant", order=order, palette=colours, ax=left,
-                          size=3, legend=False)
-        left.set(title=f"test accuracy per {field}", xlabel=field if acc["group"].nunique() <= 12 else "",
-                 ylabel="accuracy")
+            sns.stripplot(
+                acc,
+                x="variant",
+                y="accuracy",
+                hue="variant",
+                order=order,
+                palette=colours,
+                ax=left,
+                size=3,
+                legend=False,
+            )
+        left.set(
+            title=f"test accuracy per {field}", xlabel=field if acc["group"].nunique() <= 12 else "", ylabel="accuracy"
+        )
         sns.boxplot(gaps, x="variant", y="gap", hue="variant", order=order, palette=colours, ax=right, fliersize=2)
         right.set(title=f"WAR − worst-{field} accuracy", xlabel="", ylabel="gap")
         right.tick_params(axis="x", rotation=30)
         mean_gap = gaps.groupby("variant")["gap"].mean()
-        caption = (f"Test accuracy per {field} pooled over up to {plot_data.MAX_RUNS} runs per variant, and the "
-                   f"worst-{field} gap per run; smallest mean gap: {mean_gap.idxmin()} ({pct(mean_gap.min())} pp), "
-                   f"largest: {mean_gap.idxmax()} ({pct(mean_gap.max())} pp).")
+        caption = (
+            f"Test accuracy per {field} pooled over up to {plot_data.MAX_RUNS} runs per variant, and the "
+            f"worst-{field} gap per run; smallest mean gap: {mean_gap.idxmin()} ({pct(mean_gap.min())} pp), "
+            f"largest: {mean_gap.idxmax()} ({pct(mean_gap.max())} pp)."
+        )
         figures.append(save(fig, out, f"group_accuracy_{field}", "heterogeneity", caption))
     return figures
 
@@ -115,14 +146,30 @@ def shift_cells(analysis, out: Path, colours: dict) -> list[Figure]:
         for i, (ax, variant) in enumerate(zip(axes, variants)):
             grid = rows[rows["variant"] == variant].pivot_table(index="class", columns="value", values="accuracy")
             grid = grid.reindex([c for c in analysis.experiment.classes if c in grid.index])
-            sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax, cbar=False,
-                        yticklabels=i == 0)
+            sns.heatmap(
+                100 * grid,
+                annot=True,
+                fmt=".0f",
+                cmap="viridis",
+                vmin=0,
+                vmax=100,
+                ax=ax,
+                cbar=False,
+                yticklabels=i == 0,
+            )
             ax.set(title=variant, xlabel=field, ylabel="")
             low = grid.stack().idxmin()
             lows.append(f"{variant} {low[0]}|{low[1]} ({pct(grid.loc[low])} %)")
-        figures.append(save(fig, out, f"shift_cells_{dataset}_{field}", "shift",
-                            f"Shifted-test accuracy (%) per (class, {field}) cell on {dataset}, pooled over each "
-                            f"variant's runs; weakest cell per variant: {'; '.join(lows)}."))
+        figures.append(
+            save(
+                fig,
+                out,
+                f"shift_cells_{dataset}_{field}",
+                "shift",
+                f"Shifted-test accuracy (%) per (class, {field}) cell on {dataset}, pooled over each "
+                f"variant's runs; weakest cell per variant: {'; '.join(lows)}.",
+            )
+        )
     return figures
 
 
@@ -142,8 +189,10 @@ def seed_fold_variance(analysis, out: Path, colours: dict) -> list[Figure]:
     right.set(title="seed vs fold variation", xlabel="", ylabel=f"sd of {title(metric)}")
     right.tick_params(axis="x", rotation=30)
     seed_sd, fold_sd = within.mean(), between.mean()
-    caption = (f"Test {title(metric)} of every run; mean seed sd within a fold {pct(seed_sd)} pp, mean sd between "
-               f"fold means {pct(fold_sd)} pp (NaN/– when there is only one seed or fold).")
+    caption = (
+        f"Test {title(metric)} of every run; mean seed sd within a fold {pct(seed_sd)} pp, mean sd between "
+        f"fold means {pct(fold_sd)} pp (NaN/– when there is only one seed or fold)."
+    )
     return [save(fig, out, "uar_distribution", "heterogeneity", caption)]
 
 
@@ -152,16 +201,27 @@ def recall_heatmaps(analysis, out: Path, colours: dict) -> list[Figure]:
     per_class, diff = analysis.frames["per_class_recall"], analysis.frames["per_class_difference"]
     order, figures = analysis.experiment.variants, []
     for dataset, rows in per_class.groupby("dataset", sort=True):
-        grid = (rows.pivot_table(index="variant", columns="class", values="recall_mean", observed=True)
-                .reindex(order).dropna(how="all"))
+        grid = (
+            rows.pivot_table(index="variant", columns="class", values="recall_mean", observed=True)
+            .reindex(order)
+            .dropna(how="all")
+        )
         fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 1.0 + 0.45 * grid.shape[0]))
-        sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax,
-                    cbar_kws={"label": "recall (%)"})
+        sns.heatmap(
+            100 * grid, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax, cbar_kws={"label": "recall (%)"}
+        )
         ax.set(title=f"{dataset}: test recall per class", xlabel="", ylabel="")
         worst = grid.stack().idxmin()
-        figures.append(save(fig, out, f"recall_heatmap_{dataset}", "per_class",
-                            f"Mean test recall per class on {dataset}; lowest: {worst[1]} under {worst[0]} "
-                            f"({pct(grid.loc[worst])} %)."))
+        figures.append(
+            save(
+                fig,
+                out,
+                f"recall_heatmap_{dataset}",
+                "per_class",
+                f"Mean test recall per class on {dataset}; lowest: {worst[1]} under {worst[0]} "
+                f"({pct(grid.loc[worst])} %).",
+            )
+        )
         d = diff[diff["dataset"] == dataset]
         if d.empty:
             continue
@@ -169,13 +229,29 @@ def recall_heatmaps(analysis, out: Path, colours: dict) -> list[Figure]:
         grid = grid.reindex([v for v in order if v in grid.index])
         bound = max(float(np.nanmax(np.abs(grid.to_numpy()))) * 100, 1.0)
         fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 1.0 + 0.45 * grid.shape[0]))
-        sns.heatmap(100 * grid, annot=True, fmt="+.0f", cmap="RdBu", center=0, vmin=-bound, vmax=bound, ax=ax,
-                    cbar_kws={"label": f"recall − {analysis.reference} (pp)"})
+        sns.heatmap(
+            100 * grid,
+            annot=True,
+            fmt="+.0f",
+            cmap="RdBu",
+            center=0,
+            vmin=-bound,
+            vmax=bound,
+            ax=ax,
+            cbar_kws={"label": f"recall − {analysis.reference} (pp)"},
+        )
         ax.set(title=f"{dataset}: recall difference to {analysis.reference}", xlabel="", ylabel="")
         best = grid.stack().idxmax()
-        figures.append(save(fig, out, f"recall_difference_{dataset}", "per_class",
-                            f"Mean paired per-class recall difference to {analysis.reference} on {dataset}; largest "
-                            f"gain: {best[0]} on {best[1]} ({signed(grid.loc[best])} pp)."))
+        figures.append(
+            save(
+                fig,
+                out,
+                f"recall_difference_{dataset}",
+                "per_class",
+                f"Mean paired per-class recall difference to {analysis.reference} on {dataset}; largest "
+                f"gain: {best[0]} on {best[1]} ({signed(grid.loc[best])} pp).",
+            )
+        )
     return figures
 
 
@@ -189,17 +265,36 @@ def confusion_matrices(analysis, out: Path, colours: dict) -> list[Figure]:
         shown = [v for v in shown if v in set(rows["variant"])]
         fig, axes = _axes(len(shown), 4.8, 4.2)
         for ax, variant in zip(axes, shown):
-            runs = plot_data.sample_runs(analysis.experiment.summary[analysis.experiment.summary["dataset"] == dataset],
-                                         [variant])
+            runs = plot_data.sample_runs(
+                analysis.experiment.summary[analysis.experiment.summary["dataset"] == dataset], [variant]
+            )
             matrix = plot_data.summed_confusion(analysis.experiment, runs).astype(float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 norm = matrix / matrix.sum(axis=1, keepdims=True)
-            sns.heatmap(norm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, ax=ax, cbar=False,
-                        xticklabels=classes, yticklabels=classes, annot_kws={"size": 7})
+            sns.heatmap(
+                norm,
+                annot=True,
+                fmt=".2f",
+                cmap="Blues",
+                vmin=0,
+                vmax=1,
+                ax=ax,
+                cbar=False,
+                xticklabels=classes,
+                yticklabels=classes,
+                annot_kws={"size": 7},
+            )
             ax.set(title=f"{variant} ({len(runs)} runs)", xlabel="predicted", ylabel="true")
-        figures.append(save(fig, out, f"confusion_{dataset}", "per_class",
-                            f"Row-normalised test confusion on {dataset} of the reference ({analysis.reference}) and "
-                            f"the best variant by mean {title(metric)} ({best}), summed over runs."))
+        figures.append(
+            save(
+                fig,
+                out,
+                f"confusion_{dataset}",
+                "per_class",
+                f"Row-normalised test confusion on {dataset} of the reference ({analysis.reference}) and "
+                f"the best variant by mean {title(metric)} ({best}), summed over runs.",
+            )
+        )
     return figures
 
 
@@ -215,13 +310,23 @@ def training_curves(analysis, out: Path, colours: dict) -> list[Figure]:
     ax.set(title="validation UAR per epoch (mean ± sd over runs)", ylabel="val UAR")
     last = curves.groupby("variant")["epoch"].max().max()
     final = curves[curves["epoch"] == last].groupby("variant")["val_uar"].mean()
-    figures = [save(fig, out, "training_curves", "training",
-                    f"Validation UAR per epoch over up to {plot_data.MAX_RUNS} runs per variant; at the last epoch "
-                    f"({last}) the highest mean is {final.idxmax()} ({pct(final.max())} %).")]
+    figures = [
+        save(
+            fig,
+            out,
+            "training_curves",
+            "training",
+            f"Validation UAR per epoch over up to {plot_data.MAX_RUNS} runs per variant; at the last epoch "
+            f"({last}) the highest mean is {final.idxmax()} ({pct(final.max())} %).",
+        )
+    ]
     q_columns = [c for c in curves if c.startswith("q/")]
     if q_columns:
-        q = curves.dropna(subset=q_columns, how="all").melt(id_vars=["variant", "epoch"], value_vars=q_columns,
-                                                            var_name="group", value_name="q").dropna()
+        q = (
+            curves.dropna(subset=q_columns, how="all")
+            .melt(id_vars=["variant", "epoch"], value_vars=q_columns, var_name="group", value_name="q")
+            .dropna()
+        )
         q["group"] = q["group"].str.removeprefix("q/")
         variants = list(dict.fromkeys(q["variant"]))
         fig, axes = _axes(len(variants), 6, 3.8)
@@ -230,9 +335,16 @@ def training_curves(analysis, out: Path, colours: dict) -> list[Figure]:
             ax.set(title=f"{variant}: group weights q", ylabel="q")
             ax.legend(fontsize=7, ncol=2)
         end = q[q["epoch"] == q["epoch"].max()].groupby("group")["q"].mean()
-        figures.append(save(fig, out, "groupdro_q", "training",
-                            f"GroupDRO group weights over training (mean over runs); at the last epoch the largest "
-                            f"weight is on {end.idxmax()} ({end.max():.2f})."))
+        figures.append(
+            save(
+                fig,
+                out,
+                "groupdro_q",
+                "training",
+                f"GroupDRO group weights over training (mean over runs); at the last epoch the largest "
+                f"weight is on {end.idxmax()} ({end.max():.2f}).",
+            )
+        )
     return figures
 
 
@@ -242,15 +354,31 @@ def cd_figure(analysis, out: Path, colours: dict) -> list[Figure]:
     if result is None:
         return []
     label = f" (descriptive: {result.reason})" if result.descriptive else ""
-    fig = draw_cd(result.ranks, result.cd, result.cliques, colours,
-                  f"mean rank of test {title(result.metric)} over {len(result.scores)} datasets{label}")
-    caption = ("Critical-difference diagram: bars join variants whose mean ranks differ by less than the Nemenyi CD."
-               if not result.descriptive else "Mean ranks across datasets (1 = best); no CD: " + result.reason + ".")
+    fig = draw_cd(
+        result.ranks,
+        result.cd,
+        result.cliques,
+        colours,
+        f"mean rank of test {title(result.metric)} over {len(result.scores)} datasets{label}",
+    )
+    caption = (
+        "Critical-difference diagram: bars join variants whose mean ranks differ by less than the Nemenyi CD."
+        if not result.descriptive
+        else "Mean ranks across datasets (1 = best); no CD: " + result.reason + "."
+    )
     return [save(fig, out, "cd_diagram", "ranks", caption)]
 
 
-FIGURES = (recall_vs_frequency, group_accuracy, shift_cells, seed_fold_variance, recall_heatmaps, confusion_matrices,
-           training_curves, cd_figure)
+FIGURES = (
+    recall_vs_frequency,
+    group_accuracy,
+    shift_cells,
+    seed_fold_variance,
+    recall_heatmaps,
+    confusion_matrices,
+    training_curves,
+    cd_figure,
+)
 
 
 def make_figures(analysis) -> list[Figure]:

@@ -23,10 +23,19 @@ from hdfbench.analysis.formatting import WrittenTable, title
 from hdfbench.fileio import atomic_write_text
 
 #: Report sections in order: (key, heading).
-SECTIONS = [("setup", "Setup"), ("main", "Main results"), ("ablation", "Ablation"), ("per_class", "Per-class recall"),
-            ("heterogeneity", "Heterogeneity"), ("shift", "Distribution shift"), ("imbalance", "Imbalance"),
-            ("statistics", "Statistics"), ("phenomena", "Known phenomena"), ("training", "Training"),
-            ("notes", "Notes")]
+SECTIONS = [
+    ("setup", "Setup"),
+    ("main", "Main results"),
+    ("ablation", "Ablation"),
+    ("per_class", "Per-class recall"),
+    ("heterogeneity", "Heterogeneity"),
+    ("shift", "Distribution shift"),
+    ("imbalance", "Imbalance"),
+    ("statistics", "Statistics"),
+    ("phenomena", "Known phenomena"),
+    ("training", "Training"),
+    ("notes", "Notes"),
+]
 
 
 @dataclass
@@ -49,17 +58,23 @@ def _designs(analysis) -> list[str]:
         k = experiment.partition_folds(dataset)
         head = f"{dataset}: {folds} of {k} fold(s) × {seeds} seed(s) — "
         if folds == 1:
-            lines.append(head + "one split: no test of generalisation (training and test data never change); "
-                         f"a {stats.TWO_LEVEL_BOOTSTRAP} interval conditional on the split when there are ≥ "
-                         f"{stats.MIN_T_CELLS} seeds")
+            lines.append(
+                head + "one split: no test of generalisation (training and test data never change); "
+                f"a {stats.TWO_LEVEL_BOOTSTRAP} interval conditional on the split when there are ≥ "
+                f"{stats.MIN_T_CELLS} seeds"
+            )
             continue
         ratio = experiment.design_ratio(dataset, rows["fold"].unique())
         sources = sorted(set(experiment.splits.loc[experiment.splits["dataset"] == dataset, "ratio_source"]))
-        pairing = ("seeds averaged within each fold, J = folds, df = J − 1 (the folds are fixed: seeds are not "
-                   "resamples)" if options.pair_by == "fold" else
-                   "every (fold, seed) cell (--pair-by cell): descriptive, never significant")
-        lines.append(head + f"primary test {stats.NB_T}: {pairing}; n_test/n_train = {ratio:.3f} of the "
-                     f"{k}-fold partition ({', '.join(sources) or 'design'}); {stats.BAYES_T} on the same units")
+        pairing = (
+            "seeds averaged within each fold, J = folds, df = J − 1 (the folds are fixed: seeds are not resamples)"
+            if options.pair_by == "fold"
+            else "every (fold, seed) cell (--pair-by cell): descriptive, never significant"
+        )
+        lines.append(
+            head + f"primary test {stats.NB_T}: {pairing}; n_test/n_train = {ratio:.3f} of the "
+            f"{k}-fold partition ({', '.join(sources) or 'design'}); {stats.BAYES_T} on the same units"
+        )
     return lines
 
 
@@ -105,15 +120,21 @@ def blocks(analysis) -> list[Block]:
     body = {
         "setup": _setup(analysis),
         "main": _table(analysis, "main_table"),
-        "ablation": (_table(analysis, "ablation") or [Block("paragraph", "No ablation family (a strategy with ≥ 2 "
-                                                             "variants and a full model) in this sweep.")]),
-        "per_class": _table(analysis, "per_class_recall") + _table(analysis, "per_class_difference")
+        "ablation": (
+            _table(analysis, "ablation")
+            or [Block("paragraph", "No ablation family (a strategy with ≥ 2 variants and a full model) in this sweep.")]
+        ),
+        "per_class": _table(analysis, "per_class_recall")
+        + _table(analysis, "per_class_difference")
         + _figures(analysis, "per_class"),
         "heterogeneity": _figures(analysis, "heterogeneity"),
-        "shift": (_table(analysis, "shift_gap") + _table(analysis, "held_out") + _table(analysis, "group_recall")
-                  + _figures(analysis, "shift")
-                  or [Block("paragraph", "No run of a shifted protocol (synthetic protocol other than iid) in this "
-                                         "sweep.")]),
+        "shift": (
+            _table(analysis, "shift_gap")
+            + _table(analysis, "held_out")
+            + _table(analysis, "group_recall")
+            + _figures(analysis, "shift")
+            or [Block("paragraph", "No run of a shifted protocol (synthetic protocol other than iid) in this sweep.")]
+        ),
         "imbalance": _figures(analysis, "imbalance"),
         "statistics": _table(analysis, "statistics") + _table(analysis, "ranks") + _figures(analysis, "ranks"),
         "phenomena": _table(analysis, "phenomena"),
@@ -173,19 +194,25 @@ def _html_block(block: Block) -> str:
     if block.kind == "table":
         table = cast(WrittenTable, block.content)
         frame = table.display.astype(object).where(pd.notna(table.display), "–")
-        return (f"<p class='caption'>{html.escape(table.caption)}</p>"
-                f"<div class='scroll'>{frame.to_html(index=False, border=0)}</div>")
+        return (
+            f"<p class='caption'>{html.escape(table.caption)}</p>"
+            f"<div class='scroll'>{frame.to_html(index=False, border=0)}</div>"
+        )
     figure = cast(Figure, block.content)
     data = base64.b64encode(figure.png.read_bytes()).decode("ascii")
-    return (f"<figure><img alt='{html.escape(figure.name)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>")
+    return (
+        f"<figure><img alt='{html.escape(figure.name)}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>"
+    )
 
 
 def to_html(analysis) -> str:
     """Return the report as one self-contained HTML page (PNG figures embedded as base64)."""
     body = "\n".join(_html_block(b) for b in blocks(analysis))
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>hdfbench analysis: "
-            f"{html.escape(analysis.experiment.name)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>hdfbench analysis: "
+        f"{html.escape(analysis.experiment.name)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 def write_report(analysis) -> tuple:

@@ -86,15 +86,34 @@ def group_recall(predictions: pd.DataFrame, fields: list[str], num_classes: int)
     rows = []
     for field in _value_fields(predictions, fields):
         for (dataset, variant, value, run_id), clips in predictions.groupby(
-                ["dataset", "variant", field, "run_id"], sort=True):
+            ["dataset", "variant", field, "run_id"], sort=True
+        ):
             y, p = clips["label"].to_numpy(), clips["pred"].to_numpy()
-            rows.append({"dataset": dataset, "variant": variant, "field": field, "value": value, "run_id": run_id,
-                         "uar": uar(y, p, num_classes), "accuracy": float(np.mean(y == p)), "clips": len(y)})
-    per_run = pd.DataFrame(rows, columns=["dataset", "variant", "field", "value", "run_id", "uar", "accuracy",
-                                          "clips"])
-    return (per_run.groupby(["dataset", "variant", "field", "value"], sort=False)
-            .agg(n=("run_id", "size"), clips=("clips", "mean"), uar_mean=("uar", "mean"), uar_std=("uar", "std"),
-                 accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std")).reset_index())
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "variant": variant,
+                    "field": field,
+                    "value": value,
+                    "run_id": run_id,
+                    "uar": uar(y, p, num_classes),
+                    "accuracy": float(np.mean(y == p)),
+                    "clips": len(y),
+                }
+            )
+    per_run = pd.DataFrame(rows, columns=["dataset", "variant", "field", "value", "run_id", "uar", "accuracy", "clips"])
+    return (
+        per_run.groupby(["dataset", "variant", "field", "value"], sort=False)
+        .agg(
+            n=("run_id", "size"),
+            clips=("clips", "mean"),
+            uar_mean=("uar", "mean"),
+            uar_std=("uar", "std"),
+            accuracy_mean=("accuracy", "mean"),
+            accuracy_std=("accuracy", "std"),
+        )
+        .reset_index()
+    )
 
 
 def held_out(experiment: Experiment, predictions: pd.DataFrame, field: str = "source") -> pd.DataFrame:
@@ -106,21 +125,33 @@ def held_out(experiment: Experiment, predictions: pd.DataFrame, field: str = "so
         return pd.DataFrame()
     held = predictions.groupby("run_id")[field].agg(lambda v: ";".join(sorted(set(v)))).rename("held_out")
     runs = runs.merge(held, left_on="run_id", right_index=True)
-    rows = [{"dataset": dataset, "variant": variant, "held_out": value,
-             **_mean_std(group, {"test_uar": group["test_uar"], "test_war": group["test_war"]})}
-            for (dataset, variant, value), group in runs.groupby(["dataset", "variant", "held_out"], sort=False)]
+    rows = [
+        {
+            "dataset": dataset,
+            "variant": variant,
+            "held_out": value,
+            **_mean_std(group, {"test_uar": group["test_uar"], "test_war": group["test_war"]}),
+        }
+        for (dataset, variant, value), group in runs.groupby(["dataset", "variant", "held_out"], sort=False)
+    ]
     return pd.DataFrame(rows)
 
 
 def cell_accuracy(predictions: pd.DataFrame, fields: list[str], classes: list[str]) -> pd.DataFrame:
     """Return test accuracy per (dataset, variant, field, class, value) cell pooled over runs (``n`` clips)."""
     frames = []
-    cells = predictions.assign(correct=predictions["label"] == predictions["pred"],
-                               cls=np.asarray(classes, dtype=object)[predictions["label"].to_numpy(int)])
+    cells = predictions.assign(
+        correct=predictions["label"] == predictions["pred"],
+        cls=np.asarray(classes, dtype=object)[predictions["label"].to_numpy(int)],
+    )
     for field in _value_fields(predictions, fields):
-        frames.append(cells.groupby(["dataset", "variant", "cls", field], sort=False)["correct"]
-                      .agg(n="size", accuracy="mean").reset_index()
-                      .rename(columns={"cls": "class", field: "value"}).assign(field=field))
+        frames.append(
+            cells.groupby(["dataset", "variant", "cls", field], sort=False)["correct"]
+            .agg(n="size", accuracy="mean")
+            .reset_index()
+            .rename(columns={"cls": "class", field: "value"})
+            .assign(field=field)
+        )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -131,8 +162,10 @@ def shift_frames(experiment: Experiment) -> dict[str, pd.DataFrame]:
         return {}
     fields = list(experiment.group_fields)
     predictions = plot_data.test_predictions(experiment, runs, fields)
-    frames = {"shift_gap": shift_gap(experiment, _value_fields(predictions, fields)),
-              "group_recall": group_recall(predictions, fields, len(experiment.classes)),
-              "held_out": held_out(experiment, predictions),
-              "cell_accuracy": cell_accuracy(predictions, fields, experiment.classes)}
+    frames = {
+        "shift_gap": shift_gap(experiment, _value_fields(predictions, fields)),
+        "group_recall": group_recall(predictions, fields, len(experiment.classes)),
+        "held_out": held_out(experiment, predictions),
+        "cell_accuracy": cell_accuracy(predictions, fields, experiment.classes),
+    }
     return {name: frame for name, frame in frames.items() if len(frame)}

@@ -116,8 +116,18 @@ def _t_from_se(d: np.ndarray, var_factor: float, confidence: float, test: str, n
     n = len(d)
     if n < MIN_T_CELLS:
         estimate = float(d.mean()) if n else _NAN
-        return TestResult(test, _NAN, _NAN, n, estimate, _NAN, _NAN, cohens_dz(d), COHEN_DZ,
-                          _join(note, f"n = {n} < {MIN_T_CELLS} cells: too few for a t-test (descriptive only)"))
+        return TestResult(
+            test,
+            _NAN,
+            _NAN,
+            n,
+            estimate,
+            _NAN,
+            _NAN,
+            cohens_dz(d),
+            COHEN_DZ,
+            _join(note, f"n = {n} < {MIN_T_CELLS} cells: too few for a t-test (descriptive only)"),
+        )
     mean, var = float(d.mean()), float(d.var(ddof=1))
     se = np.sqrt(var * var_factor)
     df = n - 1
@@ -125,8 +135,18 @@ def _t_from_se(d: np.ndarray, var_factor: float, confidence: float, test: str, n
     if se == 0:
         if mean == 0:
             return TestResult(test, _NAN, 1.0, n, 0.0, 0.0, 0.0, dz, COHEN_DZ, _join(note, "all differences zero"))
-        return TestResult(test, float(np.sign(mean) * np.inf), 0.0, n, mean, mean, mean, dz, COHEN_DZ,
-                          _join(note, "all differences equal (zero variance): t is infinite"))
+        return TestResult(
+            test,
+            float(np.sign(mean) * np.inf),
+            0.0,
+            n,
+            mean,
+            mean,
+            mean,
+            dz,
+            COHEN_DZ,
+            _join(note, "all differences equal (zero variance): t is infinite"),
+        )
     t = mean / se
     half = sps.t.ppf(0.5 + confidence / 2, df) * se
     p = float(min(1.0, 2 * sps.t.sf(abs(t), df)))
@@ -174,8 +194,18 @@ def paired_ttest(differences, confidence: float = 0.95) -> TestResult:
         return _t_from_se(d, 1.0 / max(len(d), 1), confidence, PAIRED_T, note)
     res = sps.ttest_1samp(d, 0.0)
     ci = res.confidence_interval(confidence)
-    return TestResult(PAIRED_T, float(res.statistic), float(res.pvalue), len(d), float(d.mean()),
-                      float(ci.low), float(ci.high), cohens_dz(d), COHEN_DZ, note)
+    return TestResult(
+        PAIRED_T,
+        float(res.statistic),
+        float(res.pvalue),
+        len(d),
+        float(d.mean()),
+        float(ci.low),
+        float(ci.high),
+        cohens_dz(d),
+        COHEN_DZ,
+        note,
+    )
 
 
 @dataclass(frozen=True)
@@ -240,8 +270,9 @@ def _metric_from_hits(hits: np.ndarray, support: np.ndarray, metric: str) -> np.
     return recall.mean(axis=-1) if metric == "test_uar" else recall.min(axis=-1)
 
 
-def two_level_bootstrap(seeds: list[tuple], metric: str = "test_uar", n_resamples: int = 2000, seed: int = 0,
-                        confidence: float = 0.95) -> TestResult:
+def two_level_bootstrap(
+    seeds: list[tuple], metric: str = "test_uar", n_resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> TestResult:
     """Return the paired two-level bootstrap of ``metric``(a) − ``metric``(b) over the runs of one split.
 
     ``seeds`` holds one ``(labels, pred_a, pred_b)`` per training seed, on that split's test clips.
@@ -258,18 +289,33 @@ def two_level_bootstrap(seeds: list[tuple], metric: str = "test_uar", n_resample
         raise ValueError(f"the two-level bootstrap recomputes {CLIP_METRICS}, not {metric}")
     seeds = [tuple(np.asarray(x).ravel() for x in run) for run in seeds]
     classes = np.unique(np.concatenate([labels for labels, _, _ in seeds])) if seeds else np.array([])
-    counts = (np.stack([_joint_counts(labels, a, b, classes) for labels, a, b in seeds]) if seeds
-              else np.zeros((0, 0, 4)))
+    counts = (
+        np.stack([_joint_counts(labels, a, b, classes) for labels, a, b in seeds]) if seeds else np.zeros((0, 0, 4))
+    )
     support = counts.sum(axis=2)  # (R, C)
     hits_a, hits_b = counts[:, :, 0] + counts[:, :, 1], counts[:, :, 0] + counts[:, :, 2]  # (R, C) each
-    observed = np.array([_metric_from_hits(a, n, metric) - _metric_from_hits(b, n, metric)
-                         for a, b, n in zip(hits_a, hits_b, support, strict=True)])
+    observed = np.array(
+        [
+            _metric_from_hits(a, n, metric) - _metric_from_hits(b, n, metric)
+            for a, b, n in zip(hits_a, hits_b, support, strict=True)
+        ]
+    )
     r = len(seeds)
     estimate = float(observed.mean()) if r else _NAN
     note = f"{r} seeds × {int(support[0].sum()) if r else 0} test clips"
     if r < MIN_T_CELLS:
-        return TestResult(TWO_LEVEL_BOOTSTRAP, _NAN, _NAN, r, estimate, _NAN, _NAN, _NAN, "",
-                          _join(note, f"n = {r} < {MIN_T_CELLS} seeds: no interval (run at least {MIN_T_CELLS} seeds)"))
+        return TestResult(
+            TWO_LEVEL_BOOTSTRAP,
+            _NAN,
+            _NAN,
+            r,
+            estimate,
+            _NAN,
+            _NAN,
+            _NAN,
+            "",
+            _join(note, f"n = {r} < {MIN_T_CELLS} seeds: no interval (run at least {MIN_T_CELLS} seeds)"),
+        )
     rng = np.random.default_rng(seed)
     drawn = rng.integers(0, r, size=(n_resamples, r))  # seeds of each resample
     diffs = np.empty((n_resamples, r))
@@ -287,8 +333,18 @@ def two_level_bootstrap(seeds: list[tuple], metric: str = "test_uar", n_resample
         diffs[slots] = _metric_from_hits(hits_a, support[s], metric) - _metric_from_hits(hits_b, support[s], metric)
     replicates = diffs.mean(axis=1)
     low, high = np.quantile(replicates, [0.5 - confidence / 2, 0.5 + confidence / 2])
-    return TestResult(TWO_LEVEL_BOOTSTRAP, _NAN, _NAN, r, estimate, float(low), float(high), _NAN, "",
-                      _join(note, f"{n_resamples} resamples, seed {seed}"))
+    return TestResult(
+        TWO_LEVEL_BOOTSTRAP,
+        _NAN,
+        _NAN,
+        r,
+        estimate,
+        float(low),
+        float(high),
+        _NAN,
+        "",
+        _join(note, f"{n_resamples} resamples, seed {seed}"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,8 +390,9 @@ def friedman(scores: pd.DataFrame) -> TestResult:
     n, k = complete.shape
     notes = [f"{dropped} block(s) with missing methods dropped" if dropped else ""]
     if k < 3:
-        notes.append(f"{k} method(s): Friedman needs >= 3; use the Wilcoxon signed-rank (or sign) test on the "
-                     "paired differences")
+        notes.append(
+            f"{k} method(s): Friedman needs >= 3; use the Wilcoxon signed-rank (or sign) test on the paired differences"
+        )
         return TestResult(FRIEDMAN, _NAN, _NAN, n, _NAN, _NAN, _NAN, _NAN, KENDALL_W, _join(*notes))
     if n < 2:
         notes.append(f"N = {n} block(s): nothing to test")
@@ -344,12 +401,14 @@ def friedman(scores: pd.DataFrame) -> TestResult:
         notes.append(f"N = {n} < {FRIEDMAN_MIN_BLOCKS} blocks: chi-square approximation is rough, treat as descriptive")
     values = complete.to_numpy(dtype=float)
     if (values == values[:, :1]).all():
-        return TestResult(FRIEDMAN, 0.0, 1.0, n, _NAN, _NAN, _NAN, 0.0, KENDALL_W,
-                          _join(*notes, "all methods tied in every block"))
+        return TestResult(
+            FRIEDMAN, 0.0, 1.0, n, _NAN, _NAN, _NAN, 0.0, KENDALL_W, _join(*notes, "all methods tied in every block")
+        )
     res = sps.friedmanchisquare(*values.T)
     chi2 = float(res.statistic)
-    return TestResult(FRIEDMAN, chi2, float(res.pvalue), n, _NAN, _NAN, _NAN, chi2 / (n * (k - 1)),
-                      KENDALL_W, _join(*notes))
+    return TestResult(
+        FRIEDMAN, chi2, float(res.pvalue), n, _NAN, _NAN, _NAN, chi2 / (n * (k - 1)), KENDALL_W, _join(*notes)
+    )
 
 
 def _rank_permutation_pvalue(scores: pd.DataFrame, n_permutations: int, seed: int) -> float:
@@ -385,8 +444,10 @@ def iman_davenport(scores: pd.DataFrame, n_permutations: int = 10_000, seed: int
     f_stat = np.inf if denom <= 0 else (n - 1) * base.statistic / denom  # W = 1: F is infinite
     if n < FRIEDMAN_MIN_BLOCKS:
         p = _rank_permutation_pvalue(complete, n_permutations, seed)
-        note = _join(*(part for part in base.note.split("; ") if "chi-square approximation" not in part),
-                     f"p from {n_permutations} within-block rank permutations (N = {n} < {FRIEDMAN_MIN_BLOCKS})")
+        note = _join(
+            *(part for part in base.note.split("; ") if "chi-square approximation" not in part),
+            f"p from {n_permutations} within-block rank permutations (N = {n} < {FRIEDMAN_MIN_BLOCKS})",
+        )
     else:
         p = 0.0 if not np.isfinite(f_stat) else float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1)))
         note = base.note
@@ -439,6 +500,6 @@ def cd_cliques(ranks: pd.Series, cd: float) -> list[tuple[str, ...]]:
     for start in range(len(values)):
         end = start + int((values[start:] - values[start] < cd).sum()) - 1  # last method with spread < cd
         if end > last_end and end > start:
-            cliques.append(tuple(names[start:end + 1]))
+            cliques.append(tuple(names[start : end + 1]))
         last_end = max(last_end, end)
     return cliques

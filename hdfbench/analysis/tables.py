@@ -19,8 +19,9 @@ def headline_metrics(summary: pd.DataFrame) -> list[str]:
     return [m for m in HEADLINE if m in summary] + groups
 
 
-def ordered(frame: pd.DataFrame, variants: list[str], column: str = "variant",
-            keys: list[str] | None = None) -> pd.DataFrame:
+def ordered(
+    frame: pd.DataFrame, variants: list[str], column: str = "variant", keys: list[str] | None = None
+) -> pd.DataFrame:
     """Return ``frame`` with rows sorted by ``keys`` (default: dataset, then ``column``), where
     ``column`` follows the ``variants`` order."""
     rank = {v: i for i, v in enumerate(variants)}
@@ -32,10 +33,14 @@ def main_table(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     """Return per (dataset, variant): strategy, n runs, n folds, n seeds, ``<metric>_mean`` and ``_std``."""
     metrics = headline_metrics(summary)
     grouped = summary.groupby(["dataset", "variant"], sort=False)
-    table = pd.DataFrame({
-        "strategy": grouped["strategy"].first(), "n": grouped.size(),
-        "n_folds": grouped["fold"].nunique(), "n_seeds": grouped["seed"].nunique(),
-    })
+    table = pd.DataFrame(
+        {
+            "strategy": grouped["strategy"].first(),
+            "n": grouped.size(),
+            "n_folds": grouped["fold"].nunique(),
+            "n_seeds": grouped["seed"].nunique(),
+        }
+    )
     for metric in metrics:
         table[f"{metric}_mean"] = grouped[metric].mean()
         table[f"{metric}_std"] = grouped[metric].std(ddof=1)
@@ -48,12 +53,16 @@ def _recall_long(summary: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     return long.assign(**{"class": long["class"].map(columns)})
 
 
-def per_class_table(summary: pd.DataFrame, classes: list[str], support: pd.DataFrame,
-                    variants: list[str]) -> pd.DataFrame:
+def per_class_table(
+    summary: pd.DataFrame, classes: list[str], support: pd.DataFrame, variants: list[str]
+) -> pd.DataFrame:
     """Return per (dataset, class, variant): test support (summed over folds), n runs, recall mean and std."""
     long = _recall_long(summary, classes)
-    table = (long.groupby(["dataset", "class", "variant"], sort=False)["recall"]
-             .agg(n="count", recall_mean="mean", recall_std="std").reset_index())
+    table = (
+        long.groupby(["dataset", "class", "variant"], sort=False)["recall"]
+        .agg(n="count", recall_mean="mean", recall_std="std")
+        .reset_index()
+    )
     total = support.groupby(["dataset", "class"], as_index=False)["support"].sum()
     table = table.merge(total, on=["dataset", "class"], how="left")
     table["class"] = pd.Categorical(table["class"], classes, ordered=True)
@@ -61,8 +70,9 @@ def per_class_table(summary: pd.DataFrame, classes: list[str], support: pd.DataF
     return table[["dataset", "class", "support", "variant", "n", "recall_mean", "recall_std"]]
 
 
-def per_class_difference(summary: pd.DataFrame, classes: list[str], reference: str,
-                         variants: list[str]) -> pd.DataFrame:
+def per_class_difference(
+    summary: pd.DataFrame, classes: list[str], reference: str, variants: list[str]
+) -> pd.DataFrame:
     """Return per (dataset, class, variant ≠ reference): mean paired recall difference to the reference.
 
     Differences are taken within each (dataset, fold, seed) cell both variants ran; ``n`` counts them.
@@ -71,8 +81,11 @@ def per_class_difference(summary: pd.DataFrame, classes: list[str], reference: s
     ref = long[long["variant"] == reference].drop(columns="variant").rename(columns={"recall": "reference_recall"})
     paired = long[long["variant"] != reference].merge(ref, on=[*CELL, "class"])
     paired["difference"] = paired["recall"] - paired["reference_recall"]
-    table = (paired.groupby(["dataset", "class", "variant"], sort=False)["difference"]
-             .agg(n="count", difference_mean="mean", difference_std="std").reset_index())
+    table = (
+        paired.groupby(["dataset", "class", "variant"], sort=False)["difference"]
+        .agg(n="count", difference_mean="mean", difference_std="std")
+        .reset_index()
+    )
     table.insert(3, "reference", reference)
     table["class"] = pd.Categorical(table["class"], classes, ordered=True)
     return ordered(table, variants, keys=["dataset", "variant", "class"])

@@ -23,6 +23,8 @@ def train_class_counts(experiment: Experiment) -> pd.DataFrame:
         counts = config.get("train_class_counts")
         if not counts:
             continue
-        rows += [{"dataset": cell["dataset"], "fold": cell["fold"], "seed": cell["seed"], "class": c, "count": int(n)}
-                 for c, n in zip(config["classes"], counts, strict=True)]
+        rows += [
+            {"dataset": cell["dataset"], "fold": cell["fold"], "seed": cell["seed"], "class": c, "count": int(n)}
+            for c, n in zip(config["classes"], counts, strict=True)
+        ]
     return pd.DataFrame(rows, columns=["dataset", "fold", "seed", "class", "count"])

@@ -70,11 +70,14 @@ class StrategySpec(StrictModel):
     variant: str | None = Field(None, pattern=NAME_PATTERN, description="label in results; default: name")
     hparams: dict[str, Any] = Field(default_factory=dict)
     balance: Balance = Field(
-        "none", description="balancing for any strategy: class-weighted loss, or balanced sampling")
+        "none", description="balancing for any strategy: class-weighted loss, or balanced sampling"
+    )
     balance_groups: str = Field(
-        "class", description="what 'sample' balances: 'class', a metadata field, or 'class*<field>'")
+        "class", description="what 'sample' balances: 'class', a metadata field, or 'class*<field>'"
+    )
     class_weights: ClassWeighting = Field(
-        "inverse_frequency", description="'reweight' weights: 1/n_c, or (1 − β)/(1 − β^n_c) (Cui et al., 2019)")
+        "inverse_frequency", description="'reweight' weights: 1/n_c, or (1 − β)/(1 − β^n_c) (Cui et al., 2019)"
+    )
     beta: float = Field(0.9999, gt=0, lt=1, description="β of the effective number of samples")
     search: SearchSpec | None = None
 
@@ -126,26 +129,37 @@ class TrainingSpec(StrictModel):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="auto: CUDA when the trial was given a GPU, else CPU")
+        default="auto", description="auto: CUDA when the trial was given a GPU, else CPU"
+    )
     num_workers: int = Field(default=0, ge=0)
     val_fraction: float = Field(default=0.1, gt=0, le=0.5)
     max_steps_per_epoch: int | None = Field(default=None, ge=1)
     precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto",
-        description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32")
+        description="forward passes under autocast: auto = bf16 on CUDA devices that support it, else fp32",
+    )
     channels_last: bool = Field(default=False, description="channels_last_3d memory format for the model and its clips")
     pin_memory: Literal["auto"] | bool = Field(default="auto", description="page-locked batches (auto: on CUDA)")
     persistent_workers: bool = Field(
-        default=True, description="keep DataLoader workers across epochs (num_workers > 0)")
+        default=True, description="keep DataLoader workers across epochs (num_workers > 0)"
+    )
     prefetch_factor: int = Field(
-        default=2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)")
+        default=2, ge=1, description="batches each DataLoader worker loads ahead (num_workers > 0)"
+    )
     cudnn_benchmark: bool = Field(
-        default=True, description="let cuDNN pick the fastest kernels for the fixed clip shape")
+        default=True, description="let cuDNN pick the fastest kernels for the fixed clip shape"
+    )
 
     #: Fields added after run ids were first published: they enter a run's fingerprint only when set
     #: away from their defaults, so existing run directories keep their ids and resume.
     LATE_FIELDS: ClassVar[tuple[str, ...]] = (
-        "precision", "channels_last", "pin_memory", "persistent_workers", "prefetch_factor", "cudnn_benchmark")
+        "precision",
+        "channels_last",
+        "pin_memory",
+        "persistent_workers",
+        "prefetch_factor",
+        "cudnn_benchmark",
+    )
 
 
 class SelectionSpec(StrictModel):
@@ -180,10 +194,12 @@ class RaySpec(StrictModel):
     max_concurrent_trials: int | None = Field(default=None, ge=1)
     max_failures: int = Field(default=2, ge=0, description="retries of a trial whose process or node was lost")
     ship_code: bool = Field(default=True, description="send the hdfbench package to a cluster's nodes with each job")
-    py_modules: list[LocalPath] = Field(default_factory=list,
-                                        description="more local packages to send (plugins, module:Class files)")
+    py_modules: list[LocalPath] = Field(
+        default_factory=list, description="more local packages to send (plugins, module:Class files)"
+    )
     preflight_timeout_s: float = Field(
-        default=120, gt=0, description="how long each node may take to answer the preflight")
+        default=120, gt=0, description="how long each node may take to answer the preflight"
+    )
 
     @field_validator("py_modules")
     @classmethod
@@ -235,5 +251,3 @@ class ExperimentConfig(StrictModel):
     def tracking_uri(self) -> str:
         """Return the MLflow tracking URI (absolute sqlite path by default)."""
         return self.tracking.uri or f"sqlite:///{Path(self.output_dir).resolve() / 'mlflow.db'}"
-
-

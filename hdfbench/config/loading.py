@@ -163,8 +163,9 @@ def _component_items(raw: dict) -> list[tuple[Loc, str, Any, Any, str]]:
                 items.append(((key, i), kind, entry["name"], entry.get(options_key, {}), options_key))
     model = raw.get("model", {})
     if isinstance(model, dict):
-        items.append((("model",), "backbones", model.get("backbone", ModelSpec().backbone),
-                      model.get("options", {}), "options"))
+        items.append(
+            (("model",), "backbones", model.get("backbone", ModelSpec().backbone), model.get("options", {}), "options")
+        )
     return items
 
 
@@ -178,8 +179,11 @@ def _search_space_problems(entry: dict, hparams: type[StrictModel], loc: Loc) ->
     if not isinstance(space, dict):
         return []
     allowed = [*hparams.model_fields, *SEARCHABLE_TRAINING]
-    return [Problem(loc + ("search", "space", name), f"cannot search '{name}' (allowed: {', '.join(allowed)})")
-            for name in space if name not in allowed]
+    return [
+        Problem(loc + ("search", "space", name), f"cannot search '{name}' (allowed: {', '.join(allowed)})")
+        for name in space
+        if name not in allowed
+    ]
 
 
 def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: Loc) -> list[Problem]:
@@ -189,8 +193,12 @@ def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: L
     groups, allowed = entry.get("balance_groups", "class"), group_options(fields)
     if not isinstance(groups, str) or groups in allowed:
         return []
-    return [Problem(loc + ("balance_groups",), f"'{groups}' are not groups of dataset '{dataset}' "
-                                              f"(allowed: {', '.join(allowed)})")]
+    return [
+        Problem(
+            loc + ("balance_groups",),
+            f"'{groups}' are not groups of dataset '{dataset}' (allowed: {', '.join(allowed)})",
+        )
+    ]
 
 
 def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
@@ -207,8 +215,9 @@ def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[Strict
             cls = registries()["datasets"].get(name)
             try:
                 validated_options = cls.Options(**options)
-                dataset_fields.append((name, cls.group_fields_for(validated_options),
-                                       cls.classes_for(validated_options)))
+                dataset_fields.append(
+                    (name, cls.group_fields_for(validated_options), cls.classes_for(validated_options))
+                )
             except (ValidationError, TypeError):
                 pass  # reported below
     for loc, kind, name, options, key in items:
@@ -251,35 +260,61 @@ def _consistency_problems(config: ExperimentConfig) -> list[Problem]:
     """Return problems between settings that are each valid alone (device vs. resources, storage vs. cluster)."""
     problems = []
     if config.training.device == "cuda" and config.resources.gpu == 0:
-        problems.append(Problem(("training", "device"), "'cuda' needs resources.gpu > 0: Ray gives GPUs only to "
-                                "trials that ask for one (set resources.gpu: 1, or 0.5 to share a GPU)"))
+        problems.append(
+            Problem(
+                ("training", "device"),
+                "'cuda' needs resources.gpu > 0: Ray gives GPUs only to "
+                "trials that ask for one (set resources.gpu: 1, or 0.5 to share a GPU)",
+            )
+        )
     output = Path(config.output_dir)
     local = "://" not in config.output_dir
     existing = next((p for p in (output, *output.parents) if p.exists()), None) if local else None
     if existing is not None and not existing.is_dir():
-        problems.append(Problem(("output_dir",), f"{existing} is a file; output_dir must be a folder "
-                                "(or not exist yet)"))
+        problems.append(
+            Problem(("output_dir",), f"{existing} is a file; output_dir must be a folder (or not exist yet)")
+        )
     elif existing is not None and (problem := unwritable(existing)):
         problems.append(Problem(("output_dir",), problem))
     if "://" in config.output_dir:
-        problems.append(Problem(("output_dir",), "must be a folder path on storage every node mounts (a shared "
-                                "filesystem); object-store URIs are not supported (docs/cluster.md)"))
+        problems.append(
+            Problem(
+                ("output_dir",),
+                "must be a folder path on storage every node mounts (a shared "
+                "filesystem); object-store URIs are not supported (docs/cluster.md)",
+            )
+        )
     if config.ray.address and config.ray.address.startswith("ray://"):
-        problems.append(Problem(("ray", "address"), "Ray Client (ray://) is not supported: run hdfbench on a "
-                                "node of the cluster and give the head's HOST:PORT (docs/cluster.md)"))
+        problems.append(
+            Problem(
+                ("ray", "address"),
+                "Ray Client (ray://) is not supported: run hdfbench on a "
+                "node of the cluster and give the head's HOST:PORT (docs/cluster.md)",
+            )
+        )
     sqlite = _sqlite_path(config.tracking_uri()) if config.tracking.enabled else None
     if config.tracking.uri and sqlite is not None and (problem := sqlite_unwritable(sqlite)):
         problems.append(Problem(("tracking", "uri"), f"the MLflow store: {problem}"))
     if config.ray.address and sqlite is not None:
         shared = Path(config.output_dir).resolve()
         if not config.tracking.allow_shared_sqlite:
-            problems.append(Problem(("tracking", "uri"), f"a sqlite store ({sqlite}) cannot be shared by the nodes "
-                                    "of a Ray cluster: run an MLflow tracking server and set tracking.uri: "
-                                    "http://HOST:PORT (docs/cluster.md), or set tracking.allow_shared_sqlite: true "
-                                    "with the file on the shared output_dir"))
+            problems.append(
+                Problem(
+                    ("tracking", "uri"),
+                    f"a sqlite store ({sqlite}) cannot be shared by the nodes "
+                    "of a Ray cluster: run an MLflow tracking server and set tracking.uri: "
+                    "http://HOST:PORT (docs/cluster.md), or set tracking.allow_shared_sqlite: true "
+                    "with the file on the shared output_dir",
+                )
+            )
         elif not sqlite.is_relative_to(shared):
-            problems.append(Problem(("tracking", "uri"), f"the sqlite file {sqlite} is not under output_dir "
-                                    f"({shared}), the only path the preflight checks is shared by every node"))
+            problems.append(
+                Problem(
+                    ("tracking", "uri"),
+                    f"the sqlite file {sqlite} is not under output_dir "
+                    f"({shared}), the only path the preflight checks is shared by every node",
+                )
+            )
     return problems
 
 
@@ -291,8 +326,9 @@ def _origin(overridden: dict[Loc, str], loc: Loc) -> str | None:
     return None
 
 
-def parse_config(raw: Any, source: str = "<config>", text: str | None = None,
-                 overridden: dict[Loc, str] | None = None) -> ExperimentConfig:
+def parse_config(
+    raw: Any, source: str = "<config>", text: str | None = None, overridden: dict[Loc, str] | None = None
+) -> ExperimentConfig:
     """Return the validated config for a raw mapping; raise ``ConfigError`` listing all problems.
 
     ``overridden`` maps the key paths set by ``--set`` to their items, so problems there name the item
@@ -315,9 +351,12 @@ def parse_config(raw: Any, source: str = "<config>", text: str | None = None,
         problems += _consistency_problems(config)
     schemas.update(component_schemas)
     if problems:
-        problems = [Problem(p.loc, p.message, None, origin) if (origin := _origin(overridden, p.loc)) else
-                    Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
-                    for p in _with_allowed_keys(problems, schemas)]
+        problems = [
+            Problem(p.loc, p.message, None, origin)
+            if (origin := _origin(overridden, p.loc))
+            else Problem(p.loc, p.message, p.line or _line_of(index, p.loc))
+            for p in _with_allowed_keys(problems, schemas)
+        ]
         raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, format_loc(p.loc))))
     assert config is not None, "a ValidationError always adds problems"
     return config
@@ -338,8 +377,10 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError as exc:
-            raise ConfigError("--set", [Problem(tuple(parts), f"the value '{value}' is not valid YAML "
-                                                              f"({getattr(exc, 'problem', exc)})")]) from None
+            raise ConfigError(
+                "--set",
+                [Problem(tuple(parts), f"the value '{value}' is not valid YAML ({getattr(exc, 'problem', exc)})")],
+            ) from None
         _set_path(raw, parts, parsed)
     return raw
 
@@ -351,8 +392,15 @@ def _set_path(raw: dict, parts: list[str | int], value: Any) -> None:
         where, last = format_loc(parts[:depth]) or "the top level", depth == len(parts) - 1
         if isinstance(node, list):
             if not isinstance(part, int) or part >= len(node):
-                raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a list of {len(node)} entries; "
-                                                                  f"give an index from 0 to {len(node) - 1}")])
+                raise ConfigError(
+                    "--set",
+                    [
+                        Problem(
+                            tuple(parts),
+                            f"{where} is a list of {len(node)} entries; give an index from 0 to {len(node) - 1}",
+                        )
+                    ],
+                )
         elif not isinstance(node, dict):
             raise ConfigError("--set", [Problem(tuple(parts), f"{where} is a value, not a mapping or a list")])
         key: Any = part if isinstance(node, list) else str(part)
@@ -384,5 +432,3 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     raw = apply_overrides(raw, overrides) if overrides and isinstance(raw, dict) else raw
     overridden = {tuple(_override_parts(item)): item for item in overrides}
     return parse_config(raw, str(path), text, overridden)
-
-

@@ -20,20 +20,33 @@ def smoke(config: ExperimentConfig) -> ExperimentConfig:
     datasets = [
         DatasetSpec(name=d.name, options=DATASETS.get(d.name).smoke_options(dict(d.options))) for d in config.datasets
     ]
-    training = config.training.model_copy(update={
-        "epochs": 2, "batch_size": 8, "eval_batch_size": 32, "max_steps_per_epoch": 2,
-        "device": "cpu", "num_workers": 0,
-    })
+    training = config.training.model_copy(
+        update={
+            "epochs": 2,
+            "batch_size": 8,
+            "eval_batch_size": 32,
+            "max_steps_per_epoch": 2,
+            "device": "cpu",
+            "num_workers": 0,
+        }
+    )
     strategies = [
         s.model_copy(update={"search": s.search.model_copy(update={"n_trials": min(2, s.search.n_trials)})})
-        if s.search else s
+        if s.search
+        else s
         for s in config.strategies
     ]
-    return config.model_copy(update={
-        "datasets": datasets, "folds": config.folds[:1], "seeds": config.seeds[:1], "strategies": strategies,
-        "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
-        "training": training, "resources": ResourcesSpec(cpu=1, gpu=0),
-    })
+    return config.model_copy(
+        update={
+            "datasets": datasets,
+            "folds": config.folds[:1],
+            "seeds": config.seeds[:1],
+            "strategies": strategies,
+            "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
+            "training": training,
+            "resources": ResourcesSpec(cpu=1, gpu=0),
+        }
+    )
 
 
 def changed_settings(before: ExperimentConfig, after: ExperimentConfig) -> list[str]:

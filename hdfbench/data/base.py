@@ -172,9 +172,7 @@ def inner_validation_split(train: pd.DataFrame, fraction: float, seed: int) -> t
     counts = train["label"].value_counts()
     splittable = train[train["label"].map(counts) >= 2]
     n_val = max(int(round(fraction * len(train))), splittable["label"].nunique())
-    kept, val = train_test_split(
-        splittable, test_size=n_val, stratify=splittable["label"], random_state=seed
-    )
+    kept, val = train_test_split(splittable, test_size=n_val, stratify=splittable["label"], random_state=seed)
     rest = train[~train.index.isin(splittable.index)]
     train_part = pd.concat([kept, rest]).sort_index()
     return train_part.reset_index(drop=True), val.sort_index().reset_index(drop=True)

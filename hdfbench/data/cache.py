@@ -105,8 +105,9 @@ def npy_problem(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, _, dtype = read_header(f)
             expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
             size = os.fstat(f.fileno()).st_size

@@ -55,8 +55,17 @@ class MemoryClips:
 class CachedClips:
     """The clips of one table read lazily from a ``ClipCache`` (filled from ``sources`` on a miss)."""
 
-    def __init__(self, cache: ClipCache, clip_ids: list[str], sources: list[str], frames: int, size: int,
-                 cap: int | None, train_augment: AugmentOptions | None = None, train: bool = False):
+    def __init__(
+        self,
+        cache: ClipCache,
+        clip_ids: list[str],
+        sources: list[str],
+        frames: int,
+        size: int,
+        cap: int | None,
+        train_augment: AugmentOptions | None = None,
+        train: bool = False,
+    ):
         self.cache, self.clip_ids, self.sources = cache, list(clip_ids), list(sources)
         self.frames, self.size, self.cap = frames, size, cap
         self.train, self.augment = train, train_augment

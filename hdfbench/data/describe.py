@@ -44,8 +44,14 @@ def frame_stats(table: pd.DataFrame, frames: int) -> dict:
     if "n_frames" not in table.columns or table.empty:
         return {}
     n = table["n_frames"].to_numpy()
-    return {"min": int(n.min()), "median": float(np.median(n)), "mean": round(float(n.mean()), 2),
-            "max": int(n.max()), "shorter_than_T": int((n < frames).sum()), "T": frames}
+    return {
+        "min": int(n.min()),
+        "median": float(np.median(n)),
+        "mean": round(float(n.mean()), 2),
+        "max": int(n.max()),
+        "shorter_than_T": int((n < frames).sum()),
+        "T": frames,
+    }
 
 
 def describe(dataset: Dataset, folds: list[int] | None = None, seed: int = 0, val_fraction: float = 0.1) -> dict:
@@ -65,9 +71,13 @@ def describe(dataset: Dataset, folds: list[int] | None = None, seed: int = 0, va
         per_fold[str(fold)]["train_imbalance_ratio"] = imbalance_ratio(train)
     bad = dataset.bad_clips()
     return {
-        "dataset": dataset.name, "classes": list(dataset.classes), "n_clips": int(len(clips)),
-        "class_totals": dict(zip(dataset.classes, totals.tolist())), "imbalance_ratio": imbalance_ratio(totals),
-        "folds": per_fold, "frames": frame_stats(clips, dataset.frames),
+        "dataset": dataset.name,
+        "classes": list(dataset.classes),
+        "n_clips": int(len(clips)),
+        "class_totals": dict(zip(dataset.classes, totals.tolist())),
+        "imbalance_ratio": imbalance_ratio(totals),
+        "folds": per_fold,
+        "frames": frame_stats(clips, dataset.frames),
         "groups": {f: clips[f].astype(str).value_counts().sort_index().to_dict() for f in dataset.group_fields},
         "bad_clips": {"count": len(bad), "clips": [str(b) for b in bad]},
     }
@@ -75,17 +85,21 @@ def describe(dataset: Dataset, folds: list[int] | None = None, seed: int = 0, va
 
 def render_text(info: dict) -> str:
     """Return ``describe``'s output as readable text tables."""
-    lines = [f"{info['dataset']}: {info['n_clips']} clips, {len(info['classes'])} classes, "
-             f"imbalance ratio {info['imbalance_ratio']:.1f}"]
+    lines = [
+        f"{info['dataset']}: {info['n_clips']} clips, {len(info['classes'])} classes, "
+        f"imbalance ratio {info['imbalance_ratio']:.1f}"
+    ]
     for fold, cell in info["folds"].items():
         frame = pd.DataFrame({s: cell[s] for s in SPLITS}).loc[info["classes"]]
         frame.loc["total"] = frame.sum()
-        lines += ["", f"fold {fold} (train imbalance ratio {cell['train_imbalance_ratio']:.1f})",
-                  frame.to_string()]
+        lines += ["", f"fold {fold} (train imbalance ratio {cell['train_imbalance_ratio']:.1f})", frame.to_string()]
     if info["frames"]:
         f = info["frames"]
-        lines += ["", f"frames per clip: min {f['min']}, median {f['median']:g}, mean {f['mean']:g}, max {f['max']}; "
-                      f"{f['shorter_than_T']} clips shorter than T={f['T']} (edge-padded)"]
+        lines += [
+            "",
+            f"frames per clip: min {f['min']}, median {f['median']:g}, mean {f['mean']:g}, max {f['max']}; "
+            f"{f['shorter_than_T']} clips shorter than T={f['T']} (edge-padded)",
+        ]
     for field, sizes in info["groups"].items():
         lines += ["", f"group sizes by {field}: " + ", ".join(f"{k} {v}" for k, v in sizes.items())]
     lines += ["", f"bad clips: {info['bad_clips']['count']}", *(f"  {c}" for c in info["bad_clips"]["clips"][:20])]

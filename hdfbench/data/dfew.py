@@ -60,8 +60,9 @@ class DFEW(FileDataset):
         if (folder / name).is_dir():
             return folder / name
         if not folder.is_dir():
-            raise DataError(f"DFEW frames folder {folder} does not exist (datasets[].options.frames_dir: "
-                            f"{self.options.frames_dir})")
+            raise DataError(
+                f"DFEW frames folder {folder} does not exist (datasets[].options.frames_dir: {self.options.frames_dir})"
+            )
         return folder
 
     def cache_params(self) -> dict:
@@ -80,11 +81,13 @@ class DFEW(FileDataset):
         if list(table.columns[:2]) != ["video_name", "label"]:
             raise DataError(f"{path}:1: expected the header 'video_name,label', got '{','.join(table.columns)}'")
         ids = table["video_name"].str.strip()
-        return pd.DataFrame({
-            "clip_id": ids.where(~ids.str.isdigit(), ids.str.zfill(5)),
-            "raw_label": table["label"].str.strip(),
-            "line": table.index + 2,
-        })
+        return pd.DataFrame(
+            {
+                "clip_id": ids.where(~ids.str.isdigit(), ids.str.zfill(5)),
+                "raw_label": table["label"].str.strip(),
+                "line": table.index + 2,
+            }
+        )
 
     def label_index(self, raw: str) -> int | None:
         return int(raw) - 1 if raw.isdigit() and 1 <= int(raw) <= len(self.classes) else None

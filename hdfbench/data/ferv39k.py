@@ -43,8 +43,12 @@ class FERV39k(FileDataset):
         return self.root / "4_setups" / "All_scenes" / f"{part}_All.csv"
 
     def read_split(self, path: Path) -> pd.DataFrame:
-        rows = [(clip, label, number, clip.split("/")[0]) for number, clip, label
-                in split_rows(path, "Scene/Class/NNNN ClassName", valid=lambda clip: clip.count("/") == 2)]
+        rows = [
+            (clip, label, number, clip.split("/")[0])
+            for number, clip, label in split_rows(
+                path, "Scene/Class/NNNN ClassName", valid=lambda clip: clip.count("/") == 2
+            )
+        ]
         return pd.DataFrame(rows, columns=["clip_id", "raw_label", "line", "scene"])
 
     def clip_base(self, clip_id: str) -> Path:

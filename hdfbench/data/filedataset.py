@@ -39,8 +39,9 @@ LISTED_BAD_CLIPS = 20
 PARTS = ("train", "test")
 
 
-def split_rows(path: Path, expected: str, valid: Callable[[str], bool] = lambda clip: True
-               ) -> Iterator[tuple[int, str, str]]:
+def split_rows(
+    path: Path, expected: str, valid: Callable[[str], bool] = lambda clip: True
+) -> Iterator[tuple[int, str, str]]:
     """Yield (line number, clip field, label field) of each non-empty line of a two-column split file.
 
     A line with another shape, or whose clip field fails ``valid``, raises ``DataError`` naming
@@ -67,8 +68,9 @@ def read_split_file(read: Callable[[Path], pd.DataFrame], path: Path) -> pd.Data
         table = pd.DataFrame()
     except pd.errors.ParserError as exc:
         found = re.search(r"line (\d+)", str(exc))
-        raise DataError(f"{path}:{found.group(1) if found else 1}: not a readable split table "
-                        f"({str(exc).strip().splitlines()[0]})") from None
+        raise DataError(
+            f"{path}:{found.group(1) if found else 1}: not a readable split table ({str(exc).strip().splitlines()[0]})"
+        ) from None
     if table.empty:
         raise DataError(f"{path}:1: the split file lists no clip")
     return table
@@ -81,7 +83,8 @@ class FileOptions(StrictModel):
     frames: int = Field(16, ge=1, description="frames per clip T")
     size: int = Field(112, ge=16, description="frame height and width after resizing")
     max_cached_frames: int | None = Field(
-        32, ge=1, description="frames kept per clip in the cache, spread uniformly (None: all)")
+        32, ge=1, description="frames kept per clip in the cache, spread uniformly (None: all)"
+    )
     on_bad_clip: Literal["error", "skip"] = Field("error", description="stop on bad clips, or leave them out")
     augment: AugmentOptions = Field(default_factory=AugmentOptions, description="training augmentation")
     decode_workers: int = Field(2, ge=1, description="threads decoding clips into the cache")
@@ -114,8 +117,9 @@ class FileDataset(Dataset):
         root = Path(self.options.root)
         if not root.is_dir():
             help_text = f"; {self.root_help}" if self.root_help else ""
-            raise DataError(f"{self.title or self.name} data root '{root}' does not exist "
-                            f"(datasets[].options.root){help_text}")
+            raise DataError(
+                f"{self.title or self.name} data root '{root}' does not exist (datasets[].options.root){help_text}"
+            )
         return root
 
     def split_file(self, fold: int, part: str) -> Path:
@@ -137,8 +141,11 @@ class FileDataset(Dataset):
 
     def cache_params(self) -> dict:
         """Return the parameters that change the cached frames (subclasses add their variants)."""
-        return {"root": str(self.root.resolve()), "size": self.options.size,
-                "max_cached_frames": self.options.max_cached_frames}
+        return {
+            "root": str(self.root.resolve()),
+            "size": self.options.size,
+            "max_cached_frames": self.options.max_cached_frames,
+        }
 
     # --- shared machinery ---------------------------------------------------------------------
     @property
@@ -176,8 +183,10 @@ class FileDataset(Dataset):
         first = listed.drop_duplicates("clip_id").set_index("clip_id")
         known = self.cache.read_frame_counts()
         counts = dict(known)
-        records = [self._scan(clip_id, f"{row.file}:{row.line}", counts)
-                   for clip_id, row in zip(first.index, first.itertuples())]
+        records = [
+            self._scan(clip_id, f"{row.file}:{row.line}", counts)
+            for clip_id, row in zip(first.index, first.itertuples())
+        ]
         if counts != known:
             self.cache.write_frame_counts(counts)
         catalog = pd.DataFrame(records, columns=["clip_id", "source", "n_frames", "bad_file", "bad_reason"])
@@ -185,8 +194,9 @@ class FileDataset(Dataset):
         for row in bad_labels.itertuples():
             mask = catalog["clip_id"] == row.clip_id
             catalog.loc[mask, "bad_file"] = f"{row.file}:{row.line}"
-            catalog.loc[mask, "bad_reason"] = (f"label '{row.raw_label}' of clip {row.clip_id} is not one of "
-                                               f"{', '.join(self.label_names())}")
+            catalog.loc[mask, "bad_reason"] = (
+                f"label '{row.raw_label}' of clip {row.clip_id} is not one of {', '.join(self.label_names())}"
+            )
         return catalog.set_index("clip_id")
 
     def label_names(self) -> tuple[str, ...]:
@@ -215,8 +225,12 @@ class FileDataset(Dataset):
     def census(self) -> dict:
         """Return the root and the numbers of listed clips, clips found and frames (a scan, no decoding)."""
         catalog = self.catalog
-        return {"root": str(self.root), "listed": len(catalog), "found": int((catalog["n_frames"] > 0).sum()),
-                "frames": int(catalog["n_frames"].sum())}
+        return {
+            "root": str(self.root),
+            "listed": len(catalog),
+            "found": int((catalog["n_frames"] > 0).sum()),
+            "frames": int(catalog["n_frames"].sum()),
+        }
 
     def prepare(self) -> None:
         """Check the root and split files, scan every clip, fill the cache, then apply ``on_bad_clip``."""
@@ -232,15 +246,18 @@ class FileDataset(Dataset):
 
         def decode(clip_id: str) -> str:
             try:
-                self.cache.write(clip_id, read_clip(Path(catalog.at[clip_id, "source"]), self.options.size,
-                                                    self.options.max_cached_frames))
+                self.cache.write(
+                    clip_id,
+                    read_clip(Path(catalog.at[clip_id, "source"]), self.options.size, self.options.max_cached_frames),
+                )
                 return ""
             except MediaError as exc:
                 return str(exc)
 
         with ThreadPoolExecutor(self.options.decode_workers) as pool:
-            results = list(tqdm(pool.map(decode, todo), total=len(todo), desc=f"decoding {self.name}",
-                                disable=None, leave=False))
+            results = list(
+                tqdm(pool.map(decode, todo), total=len(todo), desc=f"decoding {self.name}", disable=None, leave=False)
+            )
         for clip_id, error in zip(todo, results):
             if error:
                 catalog.loc[clip_id, ["bad_file", "bad_reason"]] = [catalog.at[clip_id, "source"], error]
@@ -257,8 +274,10 @@ class FileDataset(Dataset):
             return
         listed = "\n  ".join(str(c) for c in bad[:LISTED_BAD_CLIPS])
         more = f"\n  ... and {len(bad) - LISTED_BAD_CLIPS} more" if len(bad) > LISTED_BAD_CLIPS else ""
-        raise DataError(f"{len(bad)} bad clips in {self.name} data at {self.root} (on_bad_clip: error; set "
-                        f"datasets[].options.on_bad_clip: skip to leave them out):\n  {listed}{more}")
+        raise DataError(
+            f"{len(bad)} bad clips in {self.name} data at {self.root} (on_bad_clip: error; set "
+            f"datasets[].options.on_bad_clip: skip to leave them out):\n  {listed}{more}"
+        )
 
     def split(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Return the (train, test) clip tables of ``fold`` without bad clips (clip_id, label, metadata)."""
@@ -277,8 +296,16 @@ class FileDataset(Dataset):
     def clip_array(self, table: pd.DataFrame, train: bool) -> CachedClips:
         """Return the clips of ``table`` read lazily from the cache (TSN sampling, augmentation if ``train``)."""
         sources = self.catalog.loc[table["clip_id"], "source"].tolist()
-        return CachedClips(self.cache, table["clip_id"].tolist(), sources, self.options.frames, self.options.size,
-                           self.options.max_cached_frames, self.options.augment, train=train)
+        return CachedClips(
+            self.cache,
+            table["clip_id"].tolist(),
+            sources,
+            self.options.frames,
+            self.options.size,
+            self.options.max_cached_frames,
+            self.options.augment,
+            train=train,
+        )
 
     def load_clips(self, table: pd.DataFrame) -> np.ndarray:
         """Return the clips of ``table`` with evaluation sampling as uint8 (N, T, size, size, 3)."""

@@ -58,8 +58,9 @@ class Grouper:
     def __init__(self, definition: str, class_names: Sequence[str], field_values: Mapping[str, Sequence[str]]):
         field = definition_field(definition)
         if field is not None and field not in field_values:
-            raise ValueError(f"groups '{definition}' are not available (allowed: "
-                             f"{', '.join(group_options(tuple(field_values)))})")
+            raise ValueError(
+                f"groups '{definition}' are not available (allowed: {', '.join(group_options(tuple(field_values)))})"
+            )
         self.definition, self.field = definition, field
         self.class_names, self.field_values = list(class_names), field_values
 
@@ -110,7 +111,11 @@ class Grouper:
         return classes + "|" + np.asarray(values, dtype=object).astype(str)
 
 
-def definition_counts(class_names: Sequence[str], values: Mapping[str, Sequence[str]], labels: torch.Tensor,
-                      codes: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+def definition_counts(
+    class_names: Sequence[str],
+    values: Mapping[str, Sequence[str]],
+    labels: torch.Tensor,
+    codes: Mapping[str, torch.Tensor],
+) -> dict[str, tuple[int, ...]]:
     """Return the clip count of each group of every definition (``group_options`` order), in id order."""
     return {d: tuple(Grouper(d, class_names, values).counts(labels, codes)) for d in group_options(tuple(values))}

@@ -76,8 +76,9 @@ class EpochSampler(Sampler):
     keeps the first ``limit`` indices (steps per epoch × batch size).
     """
 
-    def __init__(self, groups: torch.Tensor, seed: int, shuffle: bool = True, balanced: bool = False,
-                 limit: int | None = None):
+    def __init__(
+        self, groups: torch.Tensor, seed: int, shuffle: bool = True, balanced: bool = False, limit: int | None = None
+    ):
         self.groups, self.seed, self.shuffle, self.balanced = groups, seed, shuffle, balanced
         self.limit = min(limit, len(groups)) if limit is not None else len(groups)
         self.epoch = 0
@@ -106,9 +107,19 @@ class EpochSampler(Sampler):
         return ((epoch, i) for i in self.order(epoch)[: self.limit].tolist())
 
 
-def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                drop_last: bool = False, balance_ids: torch.Tensor | None = None, limit: int | None = None,
-                pin_memory: bool = False, persistent_workers: bool = False, prefetch_factor: int = 2) -> DataLoader:
+def make_loader(
+    dataset: ClipSet,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    balance_ids: torch.Tensor | None = None,
+    limit: int | None = None,
+    pin_memory: bool = False,
+    persistent_workers: bool = False,
+    prefetch_factor: int = 2,
+) -> DataLoader:
     """Return a DataLoader of uint8 ``Batch`` objects whose ``sampler`` is an ``EpochSampler``.
 
     ``balance_ids`` (one group id per clip) makes every group equally likely in every batch.
@@ -120,9 +131,17 @@ def make_loader(dataset: ClipSet, batch_size: int, shuffle: bool, seed: int, num
     workers: dict[str, Any] = {}
     if num_workers:
         workers = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
-                      collate_fn=_as_is, pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed),
-                      **workers)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        collate_fn=_as_is,
+        pin_memory=pin_memory,
+        generator=torch.Generator().manual_seed(seed),
+        **workers,
+    )
 
 
 def _as_is(batch: Any) -> Any:

@@ -21,8 +21,19 @@ from hdfbench.data.media import resolve_clip
 from hdfbench.schema import LocalPath
 
 #: The official order (MAFW README): the 7 basic expressions, then the 4 compound-ish ones.
-MAFW_CLASSES = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
-                "contempt", "anxiety", "helplessness", "disappointment")
+MAFW_CLASSES = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "neutral",
+    "sadness",
+    "surprise",
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
+)
 CLIP_FOLDERS = ("data/frames", "data/faces", "data/clips")
 
 

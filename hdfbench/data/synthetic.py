@@ -38,16 +38,18 @@ from hdfbench.schema import StrictModel
 
 #: Apex action offsets from the neutral face, one row per class in DFEW order (columns: ACTIONS).
 #: Disgust sits near Angry and Sad, Fear near Surprise: the minority classes are the confusable ones.
-APEX = np.array([
-    # curve  open   width  brow_up brow_tilt eye_open nose
-    [+0.30, +0.10, +0.25, +0.00, +0.00, -0.30, +0.0],  # Happy
-    [-0.25, +0.00, -0.05, +0.02, +0.45, -0.20, +0.0],  # Sad
-    [+0.00, +0.00, +0.00, +0.00, +0.00, +0.00, +0.0],  # Neutral
-    [-0.08, +0.00, -0.20, -0.10, -0.45, +0.10, +0.2],  # Angry
-    [+0.00, +0.55, -0.20, +0.15, +0.05, +0.55, +0.0],  # Surprise
-    [-0.20, +0.08, -0.10, -0.06, -0.25, -0.25, +0.8],  # Disgust
-    [-0.05, +0.25, +0.25, +0.10, +0.35, +0.45, +0.0],  # Fear
-])
+APEX = np.array(
+    [
+        # curve  open   width  brow_up brow_tilt eye_open nose
+        [+0.30, +0.10, +0.25, +0.00, +0.00, -0.30, +0.0],  # Happy
+        [-0.25, +0.00, -0.05, +0.02, +0.45, -0.20, +0.0],  # Sad
+        [+0.00, +0.00, +0.00, +0.00, +0.00, +0.00, +0.0],  # Neutral
+        [-0.08, +0.00, -0.20, -0.10, -0.45, +0.10, +0.2],  # Angry
+        [+0.00, +0.55, -0.20, +0.15, +0.05, +0.55, +0.0],  # Surprise
+        [-0.20, +0.08, -0.10, -0.06, -0.25, -0.25, +0.8],  # Disgust
+        [-0.05, +0.25, +0.25, +0.10, +0.35, +0.45, +0.0],  # Fear
+    ]
+)
 #: Neutral action values before a subject's resting offsets.
 NEUTRAL = np.array([0.0, 0.02, 1.0, 0.0, 0.0, 1.0, 0.0])
 #: Onset duration per class (fraction of the clip): surprise is fast, sadness slow.
@@ -75,11 +77,14 @@ class SyntheticOptions(StrictModel):
     label_noise: float = Field(0.0, ge=0, lt=1, description="share of clips with a wrong label")
     talking: float = Field(0.3, ge=0, le=1, description="share of clips with speech-like mouth motion")
     protocol: Literal["iid", "subject_disjoint", "leave_source_out", "decorrelated_test"] = Field(
-        "iid", description="how training and test folds are made (docs/synthetic.md)")
+        "iid", description="how training and test folds are made (docs/synthetic.md)"
+    )
     test_prior: Literal["dfew", "balanced", "reversed"] = Field(
-        "dfew", description="class prior of the test side: the training prior, uniform, or reversed")
+        "dfew", description="class prior of the test side: the training prior, uniform, or reversed"
+    )
     val_protocol: Literal["train", "group_balanced"] = Field(
-        "train", description="inner validation: as the training distribution, or balanced over class × source")
+        "train", description="inner validation: as the training distribution, or balanced over class × source"
+    )
 
     LATE_FIELDS = ("protocol", "test_prior", "val_protocol")
 
@@ -90,8 +95,10 @@ class SyntheticOptions(StrictModel):
                 f"n_clips={self.n_clips} is below min_clips_per_class × 7 = {self.min_clips_per_class * 7}"
             )
         if self.protocol == "leave_source_out" and (self.n_sources < 2 or self.test_prior != "dfew"):
-            raise ValueError("protocol 'leave_source_out' needs n_sources >= 2 and test_prior 'dfew' "
-                             "(its test side is one source of the training pool)")
+            raise ValueError(
+                "protocol 'leave_source_out' needs n_sources >= 2 and test_prior 'dfew' "
+                "(its test side is one source of the training pool)"
+            )
         return self
 
     @property
@@ -142,14 +149,16 @@ def plan_clips(opts: SyntheticOptions) -> pd.DataFrame:
     sources = list(render.SOURCES)[: opts.n_sources]
     mix = source_mix(opts)
     source_idx = np.array([rng.choice(opts.n_sources, p=mix[y]) for y in labels])
-    table = pd.DataFrame({
-        "clip_id": [f"syn{i:06d}" for i in range(len(labels))],
-        "label": labels,
-        "clean_label": labels,
-        "source": [sources[i] for i in source_idx],
-        "subject": [f"s{i:03d}" for i in rng.integers(0, opts.n_subjects, len(labels))],
-        "hard": rng.random(len(labels)) < opts.hard_fraction,
-    })
+    table = pd.DataFrame(
+        {
+            "clip_id": [f"syn{i:06d}" for i in range(len(labels))],
+            "label": labels,
+            "clean_label": labels,
+            "source": [sources[i] for i in source_idx],
+            "subject": [f"s{i:03d}" for i in rng.integers(0, opts.n_subjects, len(labels))],
+            "hard": rng.random(len(labels)) < opts.hard_fraction,
+        }
+    )
     noisy = rng.random(len(labels)) < opts.label_noise
     shift = rng.integers(1, len(DFEW_CLASSES), len(labels))
     table.loc[noisy, "label"] = (labels[noisy] + shift[noisy]) % len(DFEW_CLASSES)
@@ -157,8 +166,7 @@ def plan_clips(opts: SyntheticOptions) -> pd.DataFrame:
     table["fold"] = assign_folds(opts, table)
     if not opts.shifted:
         return table
-    return pd.concat([table.assign(pool="train"), shifted_pool(opts, table).assign(pool="test")],
-                     ignore_index=True)
+    return pd.concat([table.assign(pool="train"), shifted_pool(opts, table).assign(pool="test")], ignore_index=True)
 
 
 def assign_folds(opts: SyntheticOptions, table: pd.DataFrame) -> np.ndarray:
@@ -170,8 +178,9 @@ def assign_folds(opts: SyntheticOptions, table: pd.DataFrame) -> np.ndarray:
         splitter = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=opts.seed)
         parts = splitter.split(np.zeros(len(table)), table["label"], groups=table["subject"])
     else:
-        parts = StratifiedKFold(n_splits=5, shuffle=True, random_state=opts.seed).split(np.zeros(len(table)),
-                                                                                           table["label"])
+        parts = StratifiedKFold(n_splits=5, shuffle=True, random_state=opts.seed).split(
+            np.zeros(len(table)), table["label"]
+        )
     folds = np.zeros(len(table), dtype=int)
     for k, (_, test_idx) in enumerate(parts, start=1):
         folds[test_idx] = k
@@ -216,12 +225,19 @@ def shifted_pool(opts: SyntheticOptions, train: pd.DataFrame) -> pd.DataFrame:
             source_idx = np.array([rng.choice(opts.n_sources, p=mix[y]) for y in labels])
         noisy = rng.random(len(labels)) < opts.label_noise
         shift = rng.integers(1, len(DFEW_CLASSES), len(labels))
-        parts.append(pd.DataFrame({
-            "label": np.where(noisy, (labels + shift) % len(DFEW_CLASSES), labels), "clean_label": labels,
-            "source": [sources[i] for i in source_idx],
-            "subject": rng.choice(rows["subject"].unique(), len(labels)),
-            "hard": rng.random(len(labels)) < opts.hard_fraction, "noisy_label": noisy, "fold": fold,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "label": np.where(noisy, (labels + shift) % len(DFEW_CLASSES), labels),
+                    "clean_label": labels,
+                    "source": [sources[i] for i in source_idx],
+                    "subject": rng.choice(rows["subject"].unique(), len(labels)),
+                    "hard": rng.random(len(labels)) < opts.hard_fraction,
+                    "noisy_label": noisy,
+                    "fold": fold,
+                }
+            )
+        )
     pool = pd.concat(parts, ignore_index=True)
     pool.insert(0, "clip_id", [f"syt{i:06d}" for i in range(len(pool))])
     return pool
@@ -237,8 +253,12 @@ def render_clip(opts: SyntheticOptions, row: pd.Series, index: int, subjects: li
     rise = RISE[y] * subject.tempo * rng.uniform(0.8, 1.25)
     onset = rng.uniform(0.0, 0.35)
     times = render.frame_times(opts.frames, style, rng)
-    actions = NEUTRAL + subject.resting + render.expression_trajectory(
-        APEX[y], amplitude, onset, rise, rng.uniform(0.1, 0.5), rng.uniform(0.15, 0.4), times
+    actions = (
+        NEUTRAL
+        + subject.resting
+        + render.expression_trajectory(
+            APEX[y], amplitude, onset, rise, rng.uniform(0.1, 0.5), rng.uniform(0.15, 0.4), times
+        )
     )
     if rng.random() < opts.talking:
         phase, speed = rng.uniform(0, 2 * np.pi), rng.uniform(8, 16)
@@ -267,11 +287,14 @@ def generate(opts: SyntheticOptions, out_dir: Path, progress: bool = True) -> No
     subjects = [render.Subject.sample(subject_rng) for _ in range(opts.n_subjects)]
     out_dir.mkdir(parents=True, exist_ok=True)
     clips = np.lib.format.open_memmap(
-        out_dir / "clips.npy", mode="w+", dtype=np.uint8,
+        out_dir / "clips.npy",
+        mode="w+",
+        dtype=np.uint8,
         shape=(len(table), opts.frames, opts.size, opts.size, 3),
     )
-    rows = tqdm(table.iterrows(), total=len(table), desc="synthetic clips", disable=None if progress else True,
-                leave=False)
+    rows = tqdm(
+        table.iterrows(), total=len(table), desc="synthetic clips", disable=None if progress else True, leave=False
+    )
     for i, row in rows:
         clips[i] = render_clip(opts, row, i, subjects)
     clips.flush()
@@ -361,15 +384,17 @@ class SyntheticDFER(Dataset):
         return {**options, "n_clips": 84, "frames": 4, "size": 32, "min_clips_per_class": 10, "n_subjects": 8}
 
 
-def group_balanced_split(train: pd.DataFrame, keys: list[str], fraction: float, seed: int
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def group_balanced_split(
+    train: pd.DataFrame, keys: list[str], fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, val) with about ``fraction`` of ``train`` in val, the same number from every group
     of ``keys`` where possible (a group with fewer clips gives all but one)."""
     rng = np.random.default_rng(seed)
     groups = train.groupby(keys, sort=True).indices
     quota = max(1, round(fraction * len(train) / len(groups)))
-    picked = [rng.choice(index, size=min(quota, len(index) - 1), replace=False) for index in groups.values()
-              if len(index) > 1]
+    picked = [
+        rng.choice(index, size=min(quota, len(index) - 1), replace=False) for index in groups.values() if len(index) > 1
+    ]
     val_index = np.sort(np.concatenate(picked)) if picked else np.array([], dtype=int)
     val = train.iloc[val_index]
     return train.drop(train.index[val_index]).reset_index(drop=True), val.reset_index(drop=True)

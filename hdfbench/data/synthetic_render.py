@@ -46,12 +46,19 @@ class Subject:
         resting = np.zeros(len(ACTIONS))
         resting[[0, 4]] = rng.normal(0.0, [0.05, 0.12])
         return cls(
-            face_w=rng.uniform(0.55, 0.7), face_h=rng.uniform(0.72, 0.88),
-            eye_dx=rng.uniform(0.2, 0.28), eye_y=rng.uniform(-0.22, -0.12),
-            eye_w=rng.uniform(0.1, 0.13), eye_h=rng.uniform(0.05, 0.07),
-            mouth_y=rng.uniform(0.35, 0.48), mouth_w=rng.uniform(0.26, 0.34),
-            skin=skin, hair=hair, resting=resting,
-            expressivity=float(rng.lognormal(0.0, 0.3)), tempo=rng.uniform(0.7, 1.4),
+            face_w=rng.uniform(0.55, 0.7),
+            face_h=rng.uniform(0.72, 0.88),
+            eye_dx=rng.uniform(0.2, 0.28),
+            eye_y=rng.uniform(-0.22, -0.12),
+            eye_w=rng.uniform(0.1, 0.13),
+            eye_h=rng.uniform(0.05, 0.07),
+            mouth_y=rng.uniform(0.35, 0.48),
+            mouth_w=rng.uniform(0.26, 0.34),
+            skin=skin,
+            hair=hair,
+            resting=resting,
+            expressivity=float(rng.lognormal(0.0, 0.3)),
+            tempo=rng.uniform(0.7, 1.4),
         )
 
 
@@ -88,14 +95,54 @@ class CameraStyle:
 #: The camera styles ("sources") in order; a dataset with n sources uses the first n.
 SOURCES: dict[str, CameraStyle] = {
     "studio": CameraStyle(),
-    "webcam": CameraStyle(brightness=0.9, contrast=0.9, cast=(1.08, 1.0, 0.82), gradient=0.15, blur=0.6,
-                          noise=0.05, fps=0.5, drop=0.05, pose=0.6, occlusion=0.1),
-    "cctv": CameraStyle(brightness=0.7, contrast=0.75, cast=(0.92, 1.0, 0.92), gradient=0.1, blur=0.8,
-                        noise=0.06, fps=0.35, drop=0.2, pose=0.8, occlusion=0.1, gray=0.8),
-    "mobile": CameraStyle(brightness=1.05, contrast=1.1, cast=(0.9, 0.97, 1.1), gradient=0.3, blur=0.3,
-                          noise=0.03, fps=0.8, drop=0.05, pose=1.6, occlusion=0.35),
-    "movie": CameraStyle(brightness=0.85, contrast=1.3, cast=(1.05, 0.95, 0.88), gradient=0.5, blur=0.2,
-                         noise=0.02, pose=1.0, occlusion=0.15, gray=0.2),
+    "webcam": CameraStyle(
+        brightness=0.9,
+        contrast=0.9,
+        cast=(1.08, 1.0, 0.82),
+        gradient=0.15,
+        blur=0.6,
+        noise=0.05,
+        fps=0.5,
+        drop=0.05,
+        pose=0.6,
+        occlusion=0.1,
+    ),
+    "cctv": CameraStyle(
+        brightness=0.7,
+        contrast=0.75,
+        cast=(0.92, 1.0, 0.92),
+        gradient=0.1,
+        blur=0.8,
+        noise=0.06,
+        fps=0.35,
+        drop=0.2,
+        pose=0.8,
+        occlusion=0.1,
+        gray=0.8,
+    ),
+    "mobile": CameraStyle(
+        brightness=1.05,
+        contrast=1.1,
+        cast=(0.9, 0.97, 1.1),
+        gradient=0.3,
+        blur=0.3,
+        noise=0.03,
+        fps=0.8,
+        drop=0.05,
+        pose=1.6,
+        occlusion=0.35,
+    ),
+    "movie": CameraStyle(
+        brightness=0.85,
+        contrast=1.3,
+        cast=(1.05, 0.95, 0.88),
+        gradient=0.5,
+        blur=0.2,
+        noise=0.02,
+        pose=1.0,
+        occlusion=0.15,
+        gray=0.2,
+    ),
     "lowres": CameraStyle(brightness=0.95, gradient=0.1, noise=0.03, fps=0.7, drop=0.1, pose=0.5, downsample=2),
 }
 
@@ -222,7 +269,13 @@ def frame_times(frames: int, style: CameraStyle, rng: np.random.Generator) -> np
 
 def pose_track(frames: int, severity: float, rng: np.random.Generator) -> np.ndarray:
     """Return (frames, 4) roll / shift-u / shift-v / scale: a clip-level pose plus slow head motion."""
-    base = np.array([rng.normal(0, 0.12 * severity), rng.normal(0, 0.06 * severity),
-                     rng.normal(0, 0.05 * severity), rng.uniform(1.0 - 0.12 * severity, 1.0 + 0.06 * severity)])
+    base = np.array(
+        [
+            rng.normal(0, 0.12 * severity),
+            rng.normal(0, 0.06 * severity),
+            rng.normal(0, 0.05 * severity),
+            rng.uniform(1.0 - 0.12 * severity, 1.0 + 0.06 * severity),
+        ]
+    )
     drift = np.cumsum(rng.normal(0, 0.01 * severity, (frames, 4)), axis=0) * np.array([1.0, 1.0, 1.0, 0.3])
     return base[None, :] + drift

@@ -49,8 +49,9 @@ def resize(clip: np.ndarray, size: int) -> np.ndarray:
     return _to_uint8(x)
 
 
-def crop_box(height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-             rng: np.random.Generator) -> tuple[int, int, int, int]:
+def crop_box(
+    height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], rng: np.random.Generator
+) -> tuple[int, int, int, int]:
     """Return (top, left, h, w) of a random crop with area fraction in ``scale`` and aspect in ``ratio``."""
     area = height * width
     for _ in range(10):
@@ -96,13 +97,16 @@ def _crop_resize_flip(clip: np.ndarray, size: int, opts: AugmentOptions, rng: np
     return x.flip(-1) if flip else x
 
 
-def augment_batch(clips: list[np.ndarray], size: int, opts: AugmentOptions,
-                  rngs: list[np.random.Generator]) -> np.ndarray:
+def augment_batch(
+    clips: list[np.ndarray], size: int, opts: AugmentOptions, rngs: list[np.random.Generator]
+) -> np.ndarray:
     """Return clips augmented with one random resized crop, flip and colour jitter each (clip k drawn
     from ``rngs[k]``), as uint8 (B, T, size, size, 3); the per-clip ops run once for the whole batch."""
     x = torch.stack([_crop_resize_flip(c, size, opts, r) for c, r in zip(clips, rngs)])
-    factors = torch.tensor([[r.uniform(1 - v, 1 + v) for v in (opts.brightness, opts.contrast, opts.saturation)]
-                            for r in rngs], dtype=torch.float32)
+    factors = torch.tensor(
+        [[r.uniform(1 - v, 1 + v) for v in (opts.brightness, opts.contrast, opts.saturation)] for r in rngs],
+        dtype=torch.float32,
+    )
     x = _jitter(x, factors)
     if opts.hue > 0:
         x = _rotate_hue(x, torch.tensor([r.uniform(-opts.hue, opts.hue) for r in rngs], dtype=torch.float32))

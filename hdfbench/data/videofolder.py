@@ -103,8 +103,10 @@ class VideoFolder(FileDataset):
         if "fold" in table.columns:
             bad = table[~table["fold"].isin(self.folds)]
             if len(bad):
-                raise DataError(f"{path}: clip {bad['clip_id'].iloc[0]} has fold '{bad['fold'].iloc[0]}', "
-                                f"expected one of {list(self.folds)}")
+                raise DataError(
+                    f"{path}: clip {bad['clip_id'].iloc[0]} has fold '{bad['fold'].iloc[0]}', "
+                    f"expected one of {list(self.folds)}"
+                )
         return table
 
     def _folds(self, labels: pd.Series) -> np.ndarray:

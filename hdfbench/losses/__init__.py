@@ -13,8 +13,18 @@ from hdfbench.losses.imbalance import (
 )
 
 __all__ = [
-    "GroupDRO", "adaptive_loss_weights", "chi_square_dro_loss", "chi_square_weights", "class_balanced_weights",
-    "cvar_loss", "dsm_loss", "dsm_terms",
-    "focal_loss", "group_mean_losses",
-    "ldam_loss", "ldam_margins", "logit_adjusted_loss", "logit_adjustments",
+    "GroupDRO",
+    "adaptive_loss_weights",
+    "chi_square_dro_loss",
+    "chi_square_weights",
+    "class_balanced_weights",
+    "cvar_loss",
+    "dsm_loss",
+    "dsm_terms",
+    "focal_loss",
+    "group_mean_losses",
+    "ldam_loss",
+    "ldam_margins",
+    "logit_adjusted_loss",
+    "logit_adjustments",
 ]

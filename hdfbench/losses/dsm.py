@@ -112,8 +112,16 @@ def _released_terms(z: Tensor, labels: Tensor, temperature: float, eta: float) -
     return {"contrastive": per_anchor.mean(), "ib": ib}
 
 
-def dsm_terms(features: Tensor, labels: Tensor, *, variant: Variant = "paper", temperature: float = 0.07,
-              eta: float = 0.2, ib_weight: float = 0.5, weight_on: WeightOn = "cosine") -> dict[str, Tensor]:
+def dsm_terms(
+    features: Tensor,
+    labels: Tensor,
+    *,
+    variant: Variant = "paper",
+    temperature: float = 0.07,
+    eta: float = 0.2,
+    ib_weight: float = 0.5,
+    weight_on: WeightOn = "cosine",
+) -> dict[str, Tensor]:
     """Return ``{"contrastive": scalar, "ib": scalar}``: the contrastive part and Tr(Cov(z)), both unweighted.
 
     ``features`` is (N, D) (L2-normalised inside), ``labels`` is (N,) integer classes. ``ib`` is the positive
@@ -127,12 +135,21 @@ def dsm_terms(features: Tensor, labels: Tensor, *, variant: Variant = "paper", t
     return _released_terms(z, labels, temperature, eta)
 
 
-def dsm_loss(features: Tensor, labels: Tensor, *, variant: Variant = "paper", temperature: float = 0.07,
-             eta: float = 0.2, ib_weight: float = 0.5, weight_on: WeightOn = "cosine") -> Tensor:
+def dsm_loss(
+    features: Tensor,
+    labels: Tensor,
+    *,
+    variant: Variant = "paper",
+    temperature: float = 0.07,
+    eta: float = 0.2,
+    ib_weight: float = 0.5,
+    weight_on: WeightOn = "cosine",
+) -> Tensor:
     """Return the scalar DSM loss: ``contrastive + ib_weight * ib`` ("paper") or ``contrastive - ib_weight * ib``
     ("released", which maximises the trace). Arguments as in :func:`dsm_terms`."""
-    terms = dsm_terms(features, labels, variant=variant, temperature=temperature, eta=eta, ib_weight=ib_weight,
-                      weight_on=weight_on)
+    terms = dsm_terms(
+        features, labels, variant=variant, temperature=temperature, eta=eta, ib_weight=ib_weight, weight_on=weight_on
+    )
     return combine_terms(terms, variant, ib_weight)
 
 

@@ -6,8 +6,13 @@ import torch
 import torch.nn.functional as F
 
 
-def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
-               alpha: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float = 2.0,
+    alpha: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Return FL = −α_y (1 − p_y)^γ log p_y, reduced by ``mean`` / ``sum`` / ``none``.
 
     ``alpha`` is an optional per-class weight vector; with it the mean is the α-weighted mean

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 
-def group_mean_losses(losses: torch.Tensor, group_ids: torch.Tensor,
-                      n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+def group_mean_losses(
+    losses: torch.Tensor, group_ids: torch.Tensor, n_groups: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (mean loss per group, count per group) over a batch; absent groups have loss 0."""
     onehot = torch.nn.functional.one_hot(group_ids, n_groups).to(losses.dtype)
     counts = onehot.sum(0)
@@ -33,8 +34,14 @@ class GroupDRO(nn.Module):
     q: torch.Tensor  # buffers (registered in __init__)
     adjustment: torch.Tensor
 
-    def __init__(self, n_groups: int, eta: float = 0.01, normalize_loss: bool = False,
-                 adjustment: float = 0.0, group_counts: torch.Tensor | list[int] | None = None):
+    def __init__(
+        self,
+        n_groups: int,
+        eta: float = 0.01,
+        normalize_loss: bool = False,
+        adjustment: float = 0.0,
+        group_counts: torch.Tensor | list[int] | None = None,
+    ):
         super().__init__()
         self.n_groups, self.eta, self.normalize_loss = n_groups, eta, normalize_loss
         self.register_buffer("q", torch.full((n_groups,), 1.0 / n_groups))

@@ -29,8 +29,9 @@ def logit_adjustments(counts, tau: float = 1.0) -> torch.Tensor:
     return (((n / n.sum()) ** tau) + 1e-12).log().float()
 
 
-def logit_adjusted_loss(logits: torch.Tensor, targets: torch.Tensor, adjustments: torch.Tensor,
-                        reduction: str = "mean") -> torch.Tensor:
+def logit_adjusted_loss(
+    logits: torch.Tensor, targets: torch.Tensor, adjustments: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Return the logit-adjusted cross-entropy CE(logits + adjustments, y) (``logit_adjustments``)."""
     return F.cross_entropy(logits + adjustments.to(logits.dtype), targets, reduction=reduction)
 
@@ -38,12 +39,18 @@ def logit_adjusted_loss(logits: torch.Tensor, targets: torch.Tensor, adjustments
 def ldam_margins(counts, max_margin: float = 0.5) -> torch.Tensor:
     """Return LDAM's per-class margins ∝ n_c^(−1/4), scaled so the largest is ``max_margin``."""
     n = torch.as_tensor(counts, dtype=torch.float64).clamp_min(1)
-    margins = n ** -0.25
+    margins = n**-0.25
     return (margins * (max_margin / margins.max())).float()
 
 
-def ldam_loss(logits: torch.Tensor, targets: torch.Tensor, margins: torch.Tensor, scale: float = 30.0,
-              weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+def ldam_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    margins: torch.Tensor,
+    scale: float = 30.0,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Return the LDAM loss (Cao et al., NeurIPS 2019): CE of s·(z − m_y·onehot(y)), optionally class-weighted."""
     shifted = logits - F.one_hot(targets, logits.shape[-1]).to(logits.dtype) * margins.to(logits.dtype)[targets, None]
     return F.cross_entropy(scale * shifted, targets, weight=weight, reduction=reduction)

@@ -108,9 +108,11 @@ class FrequencyGate(nn.Module):
         if reduction == 1:
             self.attention: nn.Module = nn.Conv2d(k, 1, DCT_SIZE, padding=pad, bias=False)
         else:
-            self.attention = nn.Sequential(nn.Conv2d(k, k // reduction, DCT_SIZE, padding=pad, bias=False),
-                                           nn.ReLU(inplace=True),
-                                           nn.Conv2d(k // reduction, 1, DCT_SIZE, padding=pad, bias=False))
+            self.attention = nn.Sequential(
+                nn.Conv2d(k, k // reduction, DCT_SIZE, padding=pad, bias=False),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(k // reduction, 1, DCT_SIZE, padding=pad, bias=False),
+            )
 
     def dct(self, mean_clip: torch.Tensor) -> torch.Tensor:
         """Return the sliding DCT (B, 49, H, W) of a (B, C, H, W) map.
@@ -154,8 +156,9 @@ class DAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or x.shape[2] != self.frames:
-            raise ValueError(f"DAM built for {self.frames} frames expects (B, C, {self.frames}, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"DAM built for {self.frames} frames expects (B, C, {self.frames}, H, W), got {tuple(x.shape)}"
+            )
         g = self.temporal(x)[:, None, :, None, None]  # (B, 1, T, 1, 1)
         phi = self.frequency(x)[:, :, None]  # (B, 1, 1, H, W)
         scale = (self.weight_t * (1 + g) + self.weight_s * (1 + torch.sigmoid(phi))) / 2

@@ -52,6 +52,8 @@ def channels_last_problem(device_type: str, dtype: torch.dtype | None) -> str | 
         error = float((grad - ref).norm() / ref.norm().clamp_min(1e-12))
         if not error <= TOLERANCE:  # also catches NaN
             precision = "float32" if dtype is None else str(dtype).removeprefix("torch.")
-            return (f"on this {device_type} with {precision}, torch {torch.__version__}'s channels_last_3d "
-                    f"backward of X3D's {name} differs from the contiguous one by {error:.3g} (relative)")
+            return (
+                f"on this {device_type} with {precision}, torch {torch.__version__}'s channels_last_3d "
+                f"backward of X3D's {name} differs from the contiguous one by {error:.3g} (relative)"
+            )
     return None

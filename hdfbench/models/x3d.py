@@ -45,8 +45,9 @@ class X3D(Backbone):
     def __init__(self, num_classes: int, frames: int, size: int, options: X3DOptions):
         super().__init__()
         if size < MIN_SIZE:
-            raise ValueError(f"X3D needs frames of at least {MIN_SIZE}×{MIN_SIZE} pixels (5 stride-2 stages), "
-                             f"got {size}")
+            raise ValueError(
+                f"X3D needs frames of at least {MIN_SIZE}×{MIN_SIZE} pixels (5 stride-2 stages), got {size}"
+            )
         create_x3d = import_pytorchvideo("pytorchvideo.models.x3d").create_x3d
         self.head_dim_out = options.head_dim_out or self.head_dim_out
         net = create_x3d(

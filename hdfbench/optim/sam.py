@@ -16,8 +16,14 @@ import torch
 class SAM(torch.optim.Optimizer):
     """A SAM wrapper around ``base_optimizer`` (a class, built with ``base_kwargs``)."""
 
-    def __init__(self, params: Iterable, base_optimizer: type[torch.optim.Optimizer], rho: float = 0.05,
-                 adaptive: bool = False, **base_kwargs):
+    def __init__(
+        self,
+        params: Iterable,
+        base_optimizer: type[torch.optim.Optimizer],
+        rho: float = 0.05,
+        adaptive: bool = False,
+        **base_kwargs,
+    ):
         if rho < 0:
             raise ValueError(f"rho must be non-negative, got {rho}")
         super().__init__(params, dict(rho=rho, adaptive=adaptive, **base_kwargs))
@@ -27,8 +33,12 @@ class SAM(torch.optim.Optimizer):
         self.last_grad_norm: float | None = None
 
     def _scaled_grads(self) -> list[tuple[torch.Tensor, torch.Tensor, dict]]:
-        return [(p, (p.abs() if group["adaptive"] else 1.0) * p.grad, group)
-                for group in self.param_groups for p in group["params"] if p.grad is not None]
+        return [
+            (p, (p.abs() if group["adaptive"] else 1.0) * p.grad, group)
+            for group in self.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
 
     @torch.no_grad()
     def grad_norm(self) -> torch.Tensor:
@@ -73,8 +83,11 @@ class SAM(torch.optim.Optimizer):
 
     def state_dict(self) -> dict:
         """Return the base optimizer's state with ρ and the ASAM flag."""
-        return {"base": self.base_optimizer.state_dict(), "rho": [g["rho"] for g in self.param_groups],
-                "adaptive": [g["adaptive"] for g in self.param_groups]}
+        return {
+            "base": self.base_optimizer.state_dict(),
+            "rho": [g["rho"] for g in self.param_groups],
+            "adaptive": [g["adaptive"] for g in self.param_groups],
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore what ``state_dict`` returned."""

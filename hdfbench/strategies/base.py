@@ -35,6 +35,7 @@ from hdfbench.schema import StrictModel
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Balancing:
     """How a run balances its classes: ``mode``, and for ``reweight`` the class-weight scheme and its β."""
@@ -126,8 +127,14 @@ class Strategy(nn.Module):
         (checked before any trial starts, for datasets whose classes the config fixes); none by default."""
         return []
 
-    def __init__(self, model: nn.Module, hparams: StrictModel, task: TaskInfo, optimizer: OptimizerSpec,
-                 balance: Balance | Balancing = "none"):
+    def __init__(
+        self,
+        model: nn.Module,
+        hparams: StrictModel,
+        task: TaskInfo,
+        optimizer: OptimizerSpec,
+        balance: Balance | Balancing = "none",
+    ):
         super().__init__()
         self.hparams = hparams
         self.task = task

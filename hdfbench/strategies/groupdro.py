@@ -54,8 +54,13 @@ class GroupDRO(Strategy):
         super().__init__(model, hparams, task, optimizer, balance)
         self.grouper = task.grouper(hparams.groups)
         self.group_names = self.grouper.names
-        self.dro = GroupDROLoss(len(self.group_names), eta=hparams.eta, normalize_loss=hparams.normalize_loss,
-                                adjustment=hparams.adjustment, group_counts=list(task.counts_for(hparams.groups)))
+        self.dro = GroupDROLoss(
+            len(self.group_names),
+            eta=hparams.eta,
+            normalize_loss=hparams.normalize_loss,
+            adjustment=hparams.adjustment,
+            group_counts=list(task.counts_for(hparams.groups)),
+        )
 
     def group_ids(self, batch) -> torch.Tensor:
         """Return each clip's group index."""

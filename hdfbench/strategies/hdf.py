@@ -41,7 +41,8 @@ class DSMSettings(StrictModel):
     ib_weight: float = Field(default=0.5, ge=0)
     weight_on: Literal["cosine", "logit"] = "cosine"
     features: Literal["after_dropout", "before_dropout"] = Field(
-        default="after_dropout", description="where DSM reads the X3D head: its output, or its input to dropout")
+        default="after_dropout", description="where DSM reads the X3D head: its output, or its input to dropout"
+    )
 
     LATE_FIELDS = ("features",)
     alpha: float = Field(default=RELEASED_FIXED_WEIGHTS[0], gt=0, description="λ_CE scale (adaptive scaling)")
@@ -76,8 +77,10 @@ class HDF(Strategy):
 
     @staticmethod
     def search_space(trial) -> dict:
-        return {"rho": trial.suggest_float("rho", 0.01, 0.2, log=True),
-                "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2)}
+        return {
+            "rho": trial.suggest_float("rho", 0.01, 0.2, log=True),
+            "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2),
+        }
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
@@ -89,8 +92,9 @@ class HDF(Strategy):
             insert_dam(model, hparams.dam_reduction)
         if hparams.dsm.features != "after_dropout":
             if not hasattr(model, "feature_point"):
-                raise ValueError(f"dsm.features '{hparams.dsm.features}' needs an X3D backbone, "
-                                 f"got {type(model).__name__}")
+                raise ValueError(
+                    f"dsm.features '{hparams.dsm.features}' needs an X3D backbone, got {type(model).__name__}"
+                )
             model.feature_point = hparams.dsm.features
         return model
 
@@ -109,18 +113,29 @@ class HDF(Strategy):
         return RELEASED_FIXED_WEIGHTS
 
     def compute_loss(self, logits, features, batch):
-        ce = self.reduce(F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing,
-                                         reduction="none"), batch)
+        ce = self.reduce(
+            F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing, reduction="none"), batch
+        )
         lam_ce, lam_sc = self.loss_weights()
         logs = {"ce": float(ce.detach()), "lambda_ce": lam_ce, "lambda_sc": lam_sc}
         if lam_sc == 0.0:
             return lam_ce * ce, logs
         dsm = self.hparams.dsm
-        terms = dsm_terms(features, batch.labels, variant=dsm.variant, temperature=dsm.temperature, eta=dsm.eta,
-                          ib_weight=dsm.ib_weight, weight_on=dsm.weight_on)
+        terms = dsm_terms(
+            features,
+            batch.labels,
+            variant=dsm.variant,
+            temperature=dsm.temperature,
+            eta=dsm.eta,
+            ib_weight=dsm.ib_weight,
+            weight_on=dsm.weight_on,
+        )
         dsm_value = combine_terms(terms, dsm.variant, dsm.ib_weight)
-        logs.update(dsm=float(dsm_value.detach()), dsm_contrastive=float(terms["contrastive"].detach()),
-                    dsm_ib=float(terms["ib"].detach()))
+        logs.update(
+            dsm=float(dsm_value.detach()),
+            dsm_contrastive=float(terms["contrastive"].detach()),
+            dsm_ib=float(terms["ib"].detach()),
+        )
         return lam_ce * ce + lam_sc * dsm_value, logs
 
     def training_step(self, batch):

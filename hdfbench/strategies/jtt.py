@@ -41,8 +41,10 @@ class JTT(Strategy):
 
     @staticmethod
     def search_space(trial) -> dict:
-        return {"lambda_up": trial.suggest_float("lambda_up", 2.0, 100.0, log=True),
-                "identification_epochs": trial.suggest_int("identification_epochs", 1, 4)}
+        return {
+            "lambda_up": trial.suggest_float("lambda_up", 2.0, 100.0, log=True),
+            "identification_epochs": trial.suggest_int("identification_epochs", 1, 4),
+        }
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
@@ -52,8 +54,10 @@ class JTT(Strategy):
 
     def stages(self, epochs):
         if self.hparams.identification_epochs >= epochs:
-            raise ValueError(f"jtt: identification_epochs ({self.hparams.identification_epochs}) must be below "
-                             f"training.epochs ({epochs})")
+            raise ValueError(
+                f"jtt: identification_epochs ({self.hparams.identification_epochs}) must be below "
+                f"training.epochs ({epochs})"
+            )
         return Stage(0), Stage(self.hparams.identification_epochs, fresh_schedule=True, fresh_selection=True)
 
     def begin_stage(self, index, context):

@@ -47,8 +47,10 @@ class LDAMDRW(Strategy):
 
     @staticmethod
     def search_space(trial) -> dict:
-        return {"max_margin": trial.suggest_float("max_margin", 0.1, 1.0),
-                "scale": trial.suggest_float("scale", 5.0, 50.0, log=True)}
+        return {
+            "max_margin": trial.suggest_float("max_margin", 0.1, 1.0),
+            "scale": trial.suggest_float("scale", 5.0, 50.0, log=True),
+        }
 
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)

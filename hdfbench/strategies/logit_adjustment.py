@@ -38,8 +38,11 @@ class LogitAdjustment(Strategy):
         super().__init__(model, hparams, task, optimizer, balance)
         absent = [name for name, n in zip(task.class_names, task.class_counts) if n == 0]
         if absent:
-            log.warning("logit_adjustment: no training clip of class %s; its logit offset is log(1e-12) ≈ −27.6 "
-                        "(as Menon et al.'s code)", ", ".join(absent))
+            log.warning(
+                "logit_adjustment: no training clip of class %s; its logit offset is log(1e-12) ≈ −27.6 "
+                "(as Menon et al.'s code)",
+                ", ".join(absent),
+            )
         self.register_buffer("adjustments", logit_adjustments(task.class_counts, hparams.tau))
 
     def per_sample_loss(self, logits, features, batch):

@@ -45,8 +45,10 @@ class PreflightFailed(ClusterError):
 
     def __init__(self, problems: list[str], seconds: float):
         self.problems, self.seconds = problems, seconds
-        super().__init__(f"preflight failed ({len(problems)} problem{'s' * (len(problems) > 1)}, {seconds:.1f} s); "
-                         "no trial was started:\n  " + "\n  ".join(problems))
+        super().__init__(
+            f"preflight failed ({len(problems)} problem{'s' * (len(problems) > 1)}, {seconds:.1f} s); "
+            "no trial was started:\n  " + "\n  ".join(problems)
+        )
 
 
 @dataclass(frozen=True)
@@ -79,23 +81,35 @@ class ClusterReport:
     def lines(self) -> list[str]:
         """Return a readable summary: one line for the cluster, one per node."""
         first = next(iter(self.reports.values()), {}).get("versions", {})
-        head = (f"preflight: {len(self.nodes)} node{'s' * (len(self.nodes) > 1)} OK in {self.seconds:.1f} s "
-                f"(output_dir shared; hdfbench {first.get('hdfbench')} source {first.get('hdfbench_source')}, "
-                f"torch {first.get('torch')}, ray {first.get('ray')})")
+        head = (
+            f"preflight: {len(self.nodes)} node{'s' * (len(self.nodes) > 1)} OK in {self.seconds:.1f} s "
+            f"(output_dir shared; hdfbench {first.get('hdfbench')} source {first.get('hdfbench_source')}, "
+            f"torch {first.get('torch')}, ray {first.get('ray')})"
+        )
         out = [head]
         for node in self.nodes:
             report = self.reports.get(node.node_id, {})
             gpu = report.get("gpu", {}).get("name")
             role = "runs trials" if report.get("hosts_trials") else "runs no trial (too few resources)"
-            out.append(f"  {node.label}: {node.cpus:g} CPU, {node.gpus:g} GPU{f' ({gpu})' if gpu else ''}, {role}; "
-                       f"hdfbench from {report.get('hdfbench_path', '?')}")
+            out.append(
+                f"  {node.label}: {node.cpus:g} CPU, {node.gpus:g} GPU{f' ({gpu})' if gpu else ''}, {role}; "
+                f"hdfbench from {report.get('hdfbench_path', '?')}"
+            )
         return out
 
 
 def alive_nodes() -> list[Node]:
     """Return the alive nodes of the connected Ray cluster."""
-    return [Node(n["NodeID"], n.get("NodeName") or n["NodeManagerAddress"], n["Resources"].get("CPU", 0.0),
-                 n["Resources"].get("GPU", 0.0)) for n in ray.nodes() if n["Alive"]]
+    return [
+        Node(
+            n["NodeID"],
+            n.get("NodeName") or n["NodeManagerAddress"],
+            n["Resources"].get("CPU", 0.0),
+            n["Resources"].get("GPU", 0.0),
+        )
+        for n in ray.nodes()
+        if n["Alive"]
+    ]
 
 
 def resource_problems(nodes: list[Node], cpu: float, gpu: float) -> list[str]:
@@ -103,8 +117,10 @@ def resource_problems(nodes: list[Node], cpu: float, gpu: float) -> list[str]:
     if any(n.fits(cpu, gpu) for n in nodes):
         return []
     largest = ", ".join(f"{n.label} has {n.cpus:g} CPU, {n.gpus:g} GPU" for n in nodes) or "no alive node"
-    return [f"cluster: no node can run a trial needing resources.cpu {cpu:g} and resources.gpu {gpu:g} "
-            f"({largest}); lower resources or add nodes"]
+    return [
+        f"cluster: no node can run a trial needing resources.cpu {cpu:g} and resources.gpu {gpu:g} "
+        f"({largest}); lower resources or add nodes"
+    ]
 
 
 def prepare_data(datasets: list[tuple[str, dict]], cache_dir: str) -> None:
@@ -125,13 +141,19 @@ def census(datasets: list[tuple[str, dict]], cache_dir: str) -> dict[str, dict]:
 def expectations(config: ExperimentConfig, token: str, cache_dir: str) -> dict[str, Any]:
     """Return what each node's probe checks against: paths, token, names to load, device settings."""
     return {
-        "token": token, "sentinel": str(_sentinel_dir(config) / token),
+        "token": token,
+        "sentinel": str(_sentinel_dir(config) / token),
         "output_dir": str(Path(config.output_dir).resolve()),
-        "cache_dir": cache_dir, "datasets": [(d.name, d.options) for d in config.datasets],
-        "components": {"strategies": [s.name for s in config.strategies], "datasets": [d.name for d in config.datasets],
-                       "backbones": [config.model.backbone]},
+        "cache_dir": cache_dir,
+        "datasets": [(d.name, d.options) for d in config.datasets],
+        "components": {
+            "strategies": [s.name for s in config.strategies],
+            "datasets": [d.name for d in config.datasets],
+            "backbones": [config.model.backbone],
+        },
         "tracking_uri": config.tracking_uri() if config.tracking.enabled else None,
-        "device": config.training.device, "precision": config.training.precision,
+        "device": config.training.device,
+        "precision": config.training.precision,
     }
 
 
@@ -142,14 +164,25 @@ def _sentinel_dir(config: ExperimentConfig) -> Path:
 def probe(expected: dict[str, Any], hosts_trials: bool, check_cuda: bool) -> dict[str, Any]:
     """Check this node (runs as a Ray task on it); return its report with a list of ``problems``."""
     node_id = ray.get_runtime_context().get_node_id()
-    report: dict[str, Any] = {"node_id": node_id, "hosts_trials": hosts_trials, "problems": [],
-                              "hdfbench_path": str(package_dir()), "versions": versions(), "datasets": {}, "gpu": {}}
-    checks = [("storage", lambda: _check_storage(expected, node_id)),
-              ("components", lambda: _check_components(expected["components"])),
-              ("tracking", lambda: _check_tracking(expected["tracking_uri"]))]
+    report: dict[str, Any] = {
+        "node_id": node_id,
+        "hosts_trials": hosts_trials,
+        "problems": [],
+        "hdfbench_path": str(package_dir()),
+        "versions": versions(),
+        "datasets": {},
+        "gpu": {},
+    }
+    checks = [
+        ("storage", lambda: _check_storage(expected, node_id)),
+        ("components", lambda: _check_components(expected["components"])),
+        ("tracking", lambda: _check_tracking(expected["tracking_uri"])),
+    ]
     if hosts_trials:
-        checks += [("cache", lambda: _check_writable(Path(expected["cache_dir"]), "the data cache folder")),
-                   ("datasets", lambda: report["datasets"].update(census(expected["datasets"], expected["cache_dir"])))]
+        checks += [
+            ("cache", lambda: _check_writable(Path(expected["cache_dir"]), "the data cache folder")),
+            ("datasets", lambda: report["datasets"].update(census(expected["datasets"], expected["cache_dir"]))),
+        ]
     if check_cuda:
         checks.append(("gpu", lambda: report["gpu"].update(_check_cuda(expected))))
     for name, check in checks:
@@ -165,11 +198,15 @@ def _check_storage(expected: dict[str, Any], node_id: str) -> list[str]:
     try:
         seen = sentinel.read_text()
     except OSError:
-        return [f"cannot see output_dir {expected['output_dir']}: the file {sentinel} the driver just wrote is not "
-                "there; output_dir must be on storage every node mounts (a shared filesystem, docs/cluster.md)"]
+        return [
+            f"cannot see output_dir {expected['output_dir']}: the file {sentinel} the driver just wrote is not "
+            "there; output_dir must be on storage every node mounts (a shared filesystem, docs/cluster.md)"
+        ]
     if seen != expected["token"]:
-        return [f"output_dir {expected['output_dir']} here is another filesystem than the driver's "
-                f"({sentinel} holds another token)"]
+        return [
+            f"output_dir {expected['output_dir']} here is another filesystem than the driver's "
+            f"({sentinel} holds another token)"
+        ]
     try:
         sentinel.with_name(f"{sentinel.name}.{node_id}").write_text(node_id)
     except OSError as exc:
@@ -196,8 +233,10 @@ def _check_components(components: dict[str, list[str]]) -> list[str]:
             try:
                 registries()[kind].get(name)
             except Exception as exc:  # an unknown name or a plugin that fails to import
-                problems.append(f"{kind} '{name}' does not load here ({exc}); install the plugin on every node "
-                                "or list its folder in ray.py_modules")
+                problems.append(
+                    f"{kind} '{name}' does not load here ({exc}); install the plugin on every node "
+                    "or list its folder in ray.py_modules"
+                )
     return problems
 
 
@@ -243,8 +282,9 @@ def compare(driver: dict[str, Any], report: dict[str, Any]) -> list[str]:
             problems.append(f"runs {key} {theirs}, the driver {mine}{hint}")
     for name, seen in report["datasets"].items():
         if seen != driver["datasets"].get(name):
-            problems.append(f"dataset {name} differs from the driver's: here {seen}, on the driver "
-                            f"{driver['datasets'].get(name)}")
+            problems.append(
+                f"dataset {name} differs from the driver's: here {seen}, on the driver {driver['datasets'].get(name)}"
+            )
     return problems
 
 
@@ -273,15 +313,21 @@ def preflight(config: ExperimentConfig, cache_dir: str) -> ClusterReport:
             refs[node.node_id] = ray.put(probe(expected, hosts, False))
             continue
         refs[node.node_id] = remote.options(
-            num_cpus=0, num_gpus=gpus, max_retries=0,
+            num_cpus=0,
+            num_gpus=gpus,
+            max_retries=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
         ).remote(expected, hosts, gpus > 0)
     ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=config.ray.preflight_timeout_s)
     report = ClusterReport(nodes)
     try:
         for node in nodes:
-            problems += [f"{node.label}: {p}" for p in _node_problems(node, refs[node.node_id], ready, driver, sentinel,
-                                                                      report, config.ray.preflight_timeout_s)]
+            problems += [
+                f"{node.label}: {p}"
+                for p in _node_problems(
+                    node, refs[node.node_id], ready, driver, sentinel, report, config.ray.preflight_timeout_s
+                )
+            ]
     finally:
         for path in sentinel.parent.glob(f"{token}*"):
             path.unlink(missing_ok=True)
@@ -293,8 +339,9 @@ def preflight(config: ExperimentConfig, cache_dir: str) -> ClusterReport:
     return report
 
 
-def _node_problems(node: Node, ref, ready: list, driver: dict, sentinel: Path, report: ClusterReport,
-                   timeout: float) -> list[str]:
+def _node_problems(
+    node: Node, ref, ready: list, driver: dict, sentinel: Path, report: ClusterReport, timeout: float
+) -> list[str]:
     """Return the problems of one node from its probe's result (or from its absence)."""
     if ref not in ready:
         ray.cancel(ref, force=True)
@@ -303,8 +350,10 @@ def _node_problems(node: Node, ref, ready: list, driver: dict, sentinel: Path, r
         result = ray.get(ref)
     except Exception as exc:  # the task could not even import hdfbench, or its worker died
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        return [f"cannot run hdfbench there ({detail}); install its dependencies on every node, and hdfbench "
-                "itself unless ray.ship_code is true"]
+        return [
+            f"cannot run hdfbench there ({detail}); install its dependencies on every node, and hdfbench "
+            "itself unless ray.ship_code is true"
+        ]
     report.reports[node.node_id] = result
     problems = result["problems"] + compare(driver, result)
     written = sentinel.with_name(f"{sentinel.name}.{node.node_id}")
@@ -322,9 +371,14 @@ def prepare_on_nodes(config: ExperimentConfig, cache_dir: str) -> list[str]:
     hosts = [n for n in alive_nodes() if n.node_id != here and n.fits(config.resources.cpu, config.resources.gpu)]
     datasets = [(d.name, d.options) for d in config.datasets]
     remote = ray.remote(prepare_data)
-    refs = {n.label: remote.options(num_cpus=min(1.0, n.cpus), max_retries=0,
-                                    scheduling_strategy=NodeAffinitySchedulingStrategy(n.node_id, soft=False)
-                                    ).remote(datasets, cache_dir) for n in hosts}
+    refs = {
+        n.label: remote.options(
+            num_cpus=min(1.0, n.cpus),
+            max_retries=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n.node_id, soft=False),
+        ).remote(datasets, cache_dir)
+        for n in hosts
+    }
     errors = []
     for label, ref in refs.items():
         try:

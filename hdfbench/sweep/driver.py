@@ -125,13 +125,17 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
     record_sweep(config, source, sweep_id, specs, smoke)
     pending = [s for s in specs if not results.run_dir(experiment_dir, s.run_id).is_done]
     outcome = SweepOutcome(total=len(specs), skipped=len(specs) - len(pending))
-    echo(f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
-         f"(results in {experiment_dir})")
+    echo(
+        f"{config.experiment}: {len(specs)} runs, {outcome.skipped} already done, {len(pending)} to run "
+        f"(results in {experiment_dir})"
+    )
     if pending:
-        runs = [trial_base(s, experiment_dir / "runs", tracking, "final", sweep_id) | {"run_id": s.run_id}
-                for s in pending]
-        grid = run_tuner(config, f"sweep-{sweep_id}", experiment_dir / "ray", runs,
-                         len(pending) * config.training.epochs)
+        runs = [
+            trial_base(s, experiment_dir / "runs", tracking, "final", sweep_id) | {"run_id": s.run_id} for s in pending
+        ]
+        grid = run_tuner(
+            config, f"sweep-{sweep_id}", experiment_dir / "ray", runs, len(pending) * config.training.epochs
+        )
         collect(experiment_dir, [s.run_id for s in pending], grid, sweep_id, outcome)
     if tracking:  # every run, finished ones too: a kill between `done` and MLflow's update left it RUNNING
         from hdfbench.sweep.tracking import reconcile

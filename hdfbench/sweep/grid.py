@@ -28,16 +28,23 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
     backbone = BACKBONES.get(config.model.backbone)
     model = config.model.model_copy(update={"options": backbone.Options(**config.model.options).model_dump()})
     specs = []
-    for dataset, fold, seed, strategy in itertools.product(config.datasets, config.folds, config.seeds,
-                                                           config.strategies):
+    for dataset, fold, seed, strategy in itertools.product(
+        config.datasets, config.folds, config.seeds, config.strategies
+    ):
         options = DATASETS.get(dataset.name).Options(**dataset.options).model_dump()
         hparams = STRATEGIES.get(strategy.name).Hparams(**strategy.hparams).model_dump()
-        specs.append(RunSpec(
-            experiment=config.experiment,
-            dataset=dataset.model_copy(update={"options": options}),
-            fold=fold, seed=seed,
-            strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label, "search": None}),
-            model=model, training=config.training, selection=config.selection,
-            cache_dir=cache_dir(config), threads=max(1, int(config.resources.cpu)),
-        ))
+        specs.append(
+            RunSpec(
+                experiment=config.experiment,
+                dataset=dataset.model_copy(update={"options": options}),
+                fold=fold,
+                seed=seed,
+                strategy=strategy.model_copy(update={"hparams": hparams, "variant": strategy.label, "search": None}),
+                model=model,
+                training=config.training,
+                selection=config.selection,
+                cache_dir=cache_dir(config),
+                threads=max(1, int(config.resources.cpu)),
+            )
+        )
     return specs

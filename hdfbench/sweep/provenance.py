@@ -47,10 +47,15 @@ def git_commit() -> str:
     """Return the hdfbench source commit (with ``-dirty`` if modified), or ``unknown``."""
     src = package_dir().parent
     try:
-        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -71,9 +76,15 @@ def versions() -> dict[str, str]:
     import ray
     import torch
 
-    out = {"hdfbench": hdfbench.__version__, "hdfbench_source": source_digest(),
-           "python": ".".join(platform.python_version_tuple()[:2]), "torch": _public(torch.__version__),
-           "torch_build": torch.__version__, "ray": ray.__version__, "numpy": numpy.__version__}
+    out = {
+        "hdfbench": hdfbench.__version__,
+        "hdfbench_source": source_digest(),
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "torch": _public(torch.__version__),
+        "torch_build": torch.__version__,
+        "ray": ray.__version__,
+        "numpy": numpy.__version__,
+    }
     for name in ("mlflow", "pytorchvideo"):
         try:
             out[name] = importlib.metadata.version(name)
@@ -88,8 +99,15 @@ def record_sweep(config: ExperimentConfig, source: str, sweep_id: str, specs: li
     resolved = config.model_dump(mode="json")
     sweep_dir = experiment_dir / "sweeps" / sweep_id
     atomic_write_text(sweep_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    info = {"sweep_id": sweep_id, "source": source, "commit": git_commit(), "versions": versions(),
-            "started_at": time.time(), "smoke": smoke, "run_ids": [s.run_id for s in specs]}
+    info = {
+        "sweep_id": sweep_id,
+        "source": source,
+        "commit": git_commit(),
+        "versions": versions(),
+        "started_at": time.time(),
+        "smoke": smoke,
+        "run_ids": [s.run_id for s in specs],
+    }
     atomic_write_json(sweep_dir / "sweep.json", info)
     atomic_write_text(experiment_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     atomic_write_json(experiment_dir / "sweep.json", info)

@@ -43,8 +43,13 @@ def local_node(start: Callable[[], object]) -> None:
     global _pipe
     if _pipe is None and _PROC.is_dir():
         read_end, _pipe = os.pipe()  # both non-inheritable: Ray's own processes never hold the write end
-        subprocess.Popen([sys.executable, "-m", "hdfbench.sweep.reaper", _mark], stdin=read_end,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "hdfbench.sweep.reaper", _mark],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         os.close(read_end)
     os.environ[MARK] = _mark
     try:

@@ -23,8 +23,18 @@ log = logging.getLogger(__name__)
 
 #: The leading columns of summary.csv (per-class recalls and group columns follow).
 SUMMARY_COLUMNS = [
-    "experiment", "dataset", "fold", "seed", "strategy", "variant", "selected_epoch",
-    "val_uar", "val_war", "test_war", "test_uar", "worst_class_recall",
+    "experiment",
+    "dataset",
+    "fold",
+    "seed",
+    "strategy",
+    "variant",
+    "selected_epoch",
+    "val_uar",
+    "val_war",
+    "test_war",
+    "test_uar",
+    "worst_class_recall",
 ]
 
 
@@ -66,10 +76,17 @@ def summary_row(run: RunDir) -> dict:
     spec, classes, fields = config["spec"], config["classes"], config["group_fields"]
     done, final = run.read_done(), final_metrics(run)
     row = {
-        "experiment": spec["experiment"], "dataset": spec["dataset"]["name"], "fold": spec["fold"],
-        "seed": spec["seed"], "strategy": spec["strategy"]["name"], "variant": spec["strategy"]["variant"],
-        "selected_epoch": final["selected_epoch"], "val_uar": final["val_uar"], "val_war": final["val_war"],
-        "test_war": final["test_war"], "test_uar": final["test_uar"],
+        "experiment": spec["experiment"],
+        "dataset": spec["dataset"]["name"],
+        "fold": spec["fold"],
+        "seed": spec["seed"],
+        "strategy": spec["strategy"]["name"],
+        "variant": spec["strategy"]["variant"],
+        "selected_epoch": final["selected_epoch"],
+        "val_uar": final["val_uar"],
+        "val_war": final["val_war"],
+        "test_war": final["test_war"],
+        "test_uar": final["test_uar"],
         "worst_class_recall": final["test_worst_class_recall"],
     }
     row.update({f"recall_{c}": final[f"test_recall_{c}"] for c in classes})
@@ -82,10 +99,16 @@ def summary_row(run: RunDir) -> dict:
         row.update(id_test_uar=final["test_id_uar"], id_test_war=final["test_id_war"])
         for name in (worst_group_metric(d) for f in fields for d in (f, f"class*{f}")):
             row[f"id_{name}"] = final[f"test_id_{name}"]
-    row.update(n_test=final["test_n"], absent_classes=final["test_absent_classes"],
-               bad_clips_skipped=final["bad_clips_skipped"], device=done.get("device", ""),
-               precision=done.get("precision", ""), node_id=done.get("placement", {}).get("node_id", ""),
-               retries=done.get("retries", 0), run_id=config["run_id"])
+    row.update(
+        n_test=final["test_n"],
+        absent_classes=final["test_absent_classes"],
+        bad_clips_skipped=final["bad_clips_skipped"],
+        device=done.get("device", ""),
+        precision=done.get("precision", ""),
+        node_id=done.get("placement", {}).get("node_id", ""),
+        retries=done.get("retries", 0),
+        run_id=config["run_id"],
+    )
     return row
 
 
@@ -122,8 +145,13 @@ def _row_or_damage(run: RunDir) -> dict | str:
     except (OSError, ValueError, KeyError) as exc:  # a missing or corrupt predictions.parquet / config / done
         moved = run.quarantine(run.done)
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        log.warning("run %s is damaged (%s); left out of summary.csv, its done marker moved to %s so that "
-                    "`hdfbench run` trains it again", run.path.name, reason, moved.name)
+        log.warning(
+            "run %s is damaged (%s); left out of summary.csv, its done marker moved to %s so that "
+            "`hdfbench run` trains it again",
+            run.path.name,
+            reason,
+            moved.name,
+        )
         return reason
 
 
@@ -161,6 +189,10 @@ def write_summary(experiment_dir: Path) -> tuple[Path, pd.DataFrame, list[str], 
         except OSError as exc:
             if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise
-            log.warning("%s not updated: %s (%s); the table is computed from the run directories for now",
-                        path, "read-only storage" if exc.errno == errno.EROFS else "no write permission", exc.strerror)
+            log.warning(
+                "%s not updated: %s (%s); the table is computed from the run directories for now",
+                path,
+                "read-only storage" if exc.errno == errno.EROFS else "no write permission",
+                exc.strerror,
+            )
     return path, frame, missing, len(fresh)

@@ -48,10 +48,12 @@ def apply_params(spec: RunSpec, params: dict[str, Any]) -> RunSpec:
         else:
             hparams[name] = value
     hparams = STRATEGIES.get(spec.strategy.name).Hparams(**hparams).model_dump()
-    return spec.model_copy(update={
-        "strategy": spec.strategy.model_copy(update={"hparams": hparams}),
-        "training": TrainingSpec(**training),
-    })
+    return spec.model_copy(
+        update={
+            "strategy": spec.strategy.model_copy(update={"hparams": hparams}),
+            "training": TrainingSpec(**training),
+        }
+    )
 
 
 def _suggest(trial, name: str, space: ParamSpace) -> Any:
@@ -82,8 +84,7 @@ def define_by_run(search: SearchSpec, strategy: StrategySpec) -> Callable:
 
 def fingerprint(base: RunSpec, search: SearchSpec) -> str:
     """Return a hash of what determines a search's outcome (its base run and settings)."""
-    payload = {"base": base.identity(),
-               "search": search.model_dump(mode="json")}
+    payload = {"base": base.identity(), "search": search.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -107,15 +108,31 @@ def read_best(directory: Path, key: str) -> dict[str, Any] | None:
 
 def record_results(directory: Path, key: str, rows: list[dict], n_trials: int) -> dict[str, Any]:
     """Write trials.csv and best.json from the trial rows; return the best params."""
-    table = pd.DataFrame([{"run_id": r["run_id"], "objective": r["objective"], "error": r["error"],
-                           **{f"param.{k}": v for k, v in r["params"].items()}} for r in rows])
+    table = pd.DataFrame(
+        [
+            {
+                "run_id": r["run_id"],
+                "objective": r["objective"],
+                "error": r["error"],
+                **{f"param.{k}": v for k, v in r["params"].items()},
+            }
+            for r in rows
+        ]
+    )
     atomic_write(directory / "trials.csv", lambda tmp: table.to_csv(tmp, index=False))
     finished = [r for r in rows if r["objective"] is not None and math.isfinite(r["objective"])]
     if not finished:
         raise SearchFailed(f"no trial of the search in {directory} finished; see its runs/ folder")
     best = max(finished, key=lambda r: r["objective"])
-    atomic_write_json(directory / "best.json", {
-        "fingerprint": key, "params": best["params"], "objective": best["objective"],
-        "run_id": best["run_id"], "n_trials": n_trials, "n_finished": len(finished),
-    })
+    atomic_write_json(
+        directory / "best.json",
+        {
+            "fingerprint": key,
+            "params": best["params"],
+            "objective": best["objective"],
+            "run_id": best["run_id"],
+            "n_trials": n_trials,
+            "n_finished": len(finished),
+        },
+    )
     return best["params"]

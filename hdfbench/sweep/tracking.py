@@ -65,9 +65,11 @@ def init_experiment(uri: str, name: str, artifact_root: Path) -> str:
     except Exception as exc:  # whatever the store raises (sqlalchemy, REST, OS errors): one line naming it
         cause = first_line(exc) or type(exc).__name__
         store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
-        raise TrackingError(f"tracking.uri {uri}: the MLflow store cannot be opened ({cause}); "
-                            f"{'move the damaged file ' + store + ' aside' if store != uri else 'check the server'} "
-                            "or set tracking.enabled: false; the run directories are unaffected") from None
+        raise TrackingError(
+            f"tracking.uri {uri}: the MLflow store cannot be opened ({cause}); "
+            f"{'move the damaged file ' + store + ' aside' if store != uri else 'check the server'} "
+            "or set tracking.enabled: false; the run directories are unaffected"
+        ) from None
 
 
 def first_line(exc: BaseException) -> str:
@@ -110,8 +112,9 @@ class MlflowMirror:
         try:
             fn(*args)
         except Exception as exc:  # the mirror must never break training
-            message = (f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {first_line(exc)}); "
-                       "mirroring stopped")
+            message = (
+                f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {first_line(exc)}); mirroring stopped"
+            )
             log.warning("%s: %s", self.run_dir.path.name, message)
             self.client = None
             try:
@@ -136,8 +139,10 @@ class MlflowMirror:
             self._set_tags(self.tags)
             return
         tags = {k: str(v) for k, v in self.tags.items()} | {RUN_DIR_TAG: str(self.run_dir.path.resolve())}
-        self.run_id = self._unrecorded_run(client, tags) or client.create_run(
-            self.experiment_id, run_name=str(self.tags["run_id"]), tags=tags).info.run_id
+        self.run_id = (
+            self._unrecorded_run(client, tags)
+            or client.create_run(self.experiment_id, run_name=str(self.tags["run_id"]), tags=tags).info.run_id
+        )
         atomic_write_text(self._id_file, self.run_id)
         items = [Param(k[:250], v[:6000]) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):
@@ -147,8 +152,14 @@ class MlflowMirror:
         """Return the id of an unfinished MLflow run of this run directory whose id never reached the
         directory (the process was killed between creating it and writing ``mlflow_run_id``), or None."""
         found = client.search_runs([self.experiment_id], filter_string=f"tags.run_id = '{tags['run_id']}'")
-        return next((run.info.run_id for run in found if run.info.status != "FINISHED"
-                     and run.data.tags.get(RUN_DIR_TAG) == tags[RUN_DIR_TAG]), None)
+        return next(
+            (
+                run.info.run_id
+                for run in found
+                if run.info.status != "FINISHED" and run.data.tags.get(RUN_DIR_TAG) == tags[RUN_DIR_TAG]
+            ),
+            None,
+        )
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Set (or update) tags of the run."""
@@ -168,8 +179,11 @@ class MlflowMirror:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(mlflow_key(k), float(v), now, step) for k, v in record.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        metrics = [
+            Metric(mlflow_key(k), float(v), now, step)
+            for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        ]
         client, run_id = self._active_run()
         client.log_batch(run_id, metrics=metrics)
 
@@ -246,6 +260,8 @@ def reconcile(uri: str, run_dirs: dict[str, RunDir], failed: dict[str, str]) -> 
         if run_dir.is_done and status != "FINISHED":
             mirror.finish()
         elif not run_dir.is_done and status == "RUNNING":
-            mirror.fail(failed.get(run_id, "the sweep ended before this run finished"),
-                        status="FAILED" if run_id in failed else "KILLED")
+            mirror.fail(
+                failed.get(run_id, "the sweep ended before this run finished"),
+                status="FAILED" if run_id in failed else "KILLED",
+            )
     return problems

@@ -34,9 +34,16 @@ def placement(sweep_id: str) -> dict[str, Any]:
 
     from hdfbench.sweep.provenance import package_dir
 
-    return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
-            "ip": ray.util.get_node_ip_address(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-            "code": str(package_dir()), "pid": os.getpid(), "sweep_id": sweep_id, "started_at": time.time()}
+    return {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "hostname": socket.gethostname(),
+        "ip": ray.util.get_node_ip_address(),
+        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+        "code": str(package_dir()),
+        "pid": os.getpid(),
+        "sweep_id": sweep_id,
+        "started_at": time.time(),
+    }
 
 
 def attempt_info(run_dir: RunDir, where: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +90,16 @@ def run_trial(trial_config: dict[str, Any]) -> None:
     tracking = config.get("tracking")
     mirror = None
     if tracking:
-        tags = {"dataset": spec.dataset.name, "fold": spec.fold, "seed": spec.seed, "strategy": spec.strategy.name,
-                "variant": spec.strategy.label, "sweep_id": config["sweep_id"], "run_id": spec.run_id,
-                "stage": config["stage"]}
+        tags = {
+            "dataset": spec.dataset.name,
+            "fold": spec.fold,
+            "seed": spec.seed,
+            "strategy": spec.strategy.name,
+            "variant": spec.strategy.label,
+            "sweep_id": config["sweep_id"],
+            "run_id": spec.run_id,
+            "stage": config["stage"],
+        }
         mirror = MlflowMirror(tracking["uri"], tracking["experiment_id"], run_dir, tags)
         mirror.start(spec.model_dump(mode="json"))
     records: list[dict] = []
@@ -129,10 +143,15 @@ def run_trial(trial_config: dict[str, Any]) -> None:
 def placement_tags(run_info: dict[str, Any]) -> dict[str, str]:
     """Return the MLflow tags of a run's current attempt: node, host, GPUs, device, retries."""
     where = run_info.get("placement", {})
-    return {"node_id": where.get("node_id", ""), "hostname": where.get("hostname", ""),
-            "gpu_ids": ",".join(where.get("gpu_ids", [])), "device": run_info.get("device", ""),
-            "precision": run_info.get("precision", ""), "retries": str(run_info.get("retries", 0)),
-            "attempts": str(run_info.get("attempts", 1))}
+    return {
+        "node_id": where.get("node_id", ""),
+        "hostname": where.get("hostname", ""),
+        "gpu_ids": ",".join(where.get("gpu_ids", [])),
+        "device": run_info.get("device", ""),
+        "precision": run_info.get("precision", ""),
+        "retries": str(run_info.get("retries", 0)),
+        "attempts": str(run_info.get("attempts", 1)),
+    }
 
 
 def _own_failure(run_dir: RunDir, exc: Exception, sweep_id: str) -> str:
@@ -152,11 +171,12 @@ def _own_failure(run_dir: RunDir, exc: Exception, sweep_id: str) -> str:
     return reason
 
 
-
 def disk_full_message(exc: OSError, where: Path) -> str:
     """Return one line naming the full storage, its free space, and what to do."""
     path = Path(exc.filename) if exc.filename else where
     folder = next((p for p in (path, *path.parents) if p.exists()), where)
     free = shutil.disk_usage(folder).free
-    return (f"no space left on the storage of {path} ({free / 2**20:.1f} MiB free): free space there or move "
-            "output_dir, then run the same command again (finished runs are kept)")
+    return (
+        f"no space left on the storage of {path} ({free / 2**20:.1f} MiB free): free space there or move "
+        "output_dir, then run the same command again (finished runs are kept)"
+    )

@@ -53,8 +53,10 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise ClusterUnreachable(f"ray.address {address}: no Ray head answers there ({exc}); start it with "
-                                 f"`ray start --head --port {port}` or fix the address") from None
+        raise ClusterUnreachable(
+            f"ray.address {address}: no Ray head answers there ({exc}); start it with "
+            f"`ray start --head --port {port}` or fix the address"
+        ) from None
 
 
 def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
@@ -74,15 +76,17 @@ def init_ray(config: ExperimentConfig) -> None:
         return
     logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)
     logging.getLogger("ray.tune.execution.experiment_state").addFilter(_not_experiment_state_sync)
-    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
-                                  logging_level=logging.WARNING, configure_logging=True)
+    kwargs: dict[str, Any] = dict(
+        include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, configure_logging=True
+    )
     if config.ray.address:
         _check_reachable(config.ray.address)
         ray.init(address=config.ray.address, runtime_env=runtime_env(config), **kwargs)
     else:
         # address "local": a new node of our own, never the cluster a `ray start` on this machine recorded
-        reaper.local_node(lambda: ray.init(address="local", num_cpus=os.cpu_count(), object_store_memory=512 * 2**20,
-                                           **kwargs))
+        reaper.local_node(
+            lambda: ray.init(address="local", num_cpus=os.cpu_count(), object_store_memory=512 * 2**20, **kwargs)
+        )
 
 
 class Progress(tune.Callback):
@@ -106,8 +110,13 @@ class Progress(tune.Callback):
 
 def trial_base(spec: RunSpec, run_root: Path, tracking: dict | None, stage: str, sweep_id: str) -> dict[str, Any]:
     """Return the ``run`` entry of a trial's config: the spec, where its run directory goes, tracking."""
-    return {"spec": spec.model_dump(mode="json"), "run_root": str(run_root.resolve()), "tracking": tracking,
-            "stage": stage, "sweep_id": sweep_id}
+    return {
+        "spec": spec.model_dump(mode="json"),
+        "run_root": str(run_root.resolve()),
+        "tracking": tracking,
+        "stage": stage,
+        "sweep_id": sweep_id,
+    }
 
 
 def trial_run_id(result: Any) -> str:
@@ -115,8 +124,15 @@ def trial_run_id(result: Any) -> str:
     return Path(result.path).name
 
 
-def run_tuner(config: ExperimentConfig, name: str, storage: Path, runs: dict[str, Any] | list[dict[str, Any]],
-              total_epochs: int, search_alg: Any = None, num_samples: int = 1) -> tune.ResultGrid:
+def run_tuner(
+    config: ExperimentConfig,
+    name: str,
+    storage: Path,
+    runs: dict[str, Any] | list[dict[str, Any]],
+    total_epochs: int,
+    search_alg: Any = None,
+    num_samples: int = 1,
+) -> tune.ResultGrid:
     """Run trials on Ray Tune; ``runs`` is a list (a grid, one trial each) or one base (searched)."""
     init_ray(config)
     trainable = tune.with_resources(run_trial, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
@@ -129,12 +145,17 @@ def run_tuner(config: ExperimentConfig, name: str, storage: Path, runs: dict[str
         trainable,
         param_space={"run": tune.grid_search(runs) if is_grid else runs},
         tune_config=tune.TuneConfig(
-            search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
+            search_alg=search_alg,
+            num_samples=num_samples,
+            reuse_actors=True,
             max_concurrent_trials=None if search_alg else config.ray.max_concurrent_trials,
-            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+            trial_name_creator=trial_name,
+            trial_dirname_creator=trial_name,
         ),
         run_config=tune.RunConfig(
-            name=name, storage_path=str(storage.resolve()), verbose=0,
+            name=name,
+            storage_path=str(storage.resolve()),
+            verbose=0,
             failure_config=tune.FailureConfig(max_failures=config.ray.max_failures),
             callbacks=[Progress(total_epochs, config.training.epochs)],
         ),

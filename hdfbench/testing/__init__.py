@@ -12,6 +12,11 @@ from hdfbench.testing.contract import (
 )
 
 __all__ = [
-    "StrategyContractError", "check_hparams_and_search_space", "check_loss_decreases", "check_no_cuda",
-    "check_predict", "check_resume_is_exact", "check_strategy",
+    "StrategyContractError",
+    "check_hparams_and_search_space",
+    "check_loss_decreases",
+    "check_no_cuda",
+    "check_predict",
+    "check_resume_is_exact",
+    "check_strategy",
 ]

@@ -25,9 +25,13 @@ from hdfbench.strategies.base import Balance, StageContext, Strategy, TaskInfo
 
 CLASSES = ("a", "b", "c")
 #: What each strategy is told about the toy training set: 3 classes, 2 sources, 20 clips.
-TASK = TaskInfo(num_classes=3, class_counts=(12, 6, 2),
-                group_counts={"source": (10, 10), "class*source": (6, 6, 3, 3, 1, 1)},
-                class_names=CLASSES, group_names={"source": ("x", "y")})
+TASK = TaskInfo(
+    num_classes=3,
+    class_counts=(12, 6, 2),
+    group_counts={"source": (10, 10), "class*source": (6, 6, 3, 3, 1, 1)},
+    class_names=CLASSES,
+    group_names={"source": ("x", "y")},
+)
 EPOCHS = 10
 STAGE_POINTS = ("first_stage", "stage_boundary", "second_stage")
 CUDA_CALL = ".cuda" + "()"  # spelt apart so that this file passes its own check
@@ -112,8 +116,11 @@ def check_predict(cls: type[Strategy], hparams: dict | None = None) -> None:
     strategy = make(cls, hparams)
     logits = strategy.predict(learnable_batches(1)[0].clips)
     if logits.shape != (8, 3) or logits.dtype != torch.float32 or strategy.model.training:
-        _fail(cls, f"predict gave {tuple(logits.shape)} {logits.dtype}, training={strategy.model.training}; "
-                   "expected (8, 3) float32 logits in evaluation mode")
+        _fail(
+            cls,
+            f"predict gave {tuple(logits.shape)} {logits.dtype}, training={strategy.model.training}; "
+            "expected (8, 3) float32 logits in evaluation mode",
+        )
 
 
 def _context(strategy: Strategy, epoch: int) -> StageContext:
@@ -129,8 +136,9 @@ def _steps(strategy: Strategy, batches: list[Batch], epoch: int) -> dict[str, fl
     return logs
 
 
-def check_resume_is_exact(cls: type[Strategy], hparams: dict | None = None, balance: Balance = "none",
-                          point: str = "first_stage") -> None:
+def check_resume_is_exact(
+    cls: type[Strategy], hparams: dict | None = None, balance: Balance = "none", point: str = "first_stage"
+) -> None:
     """Check that a strategy restored from ``checkpoint_state`` into a differently initialised copy takes
     the same next step (logs and every parameter and buffer) as the original.
 
@@ -166,12 +174,21 @@ def check_resume_is_exact(cls: type[Strategy], hparams: dict | None = None, bala
     _compare(cls, f"{point}, balance {balance}", expected, got, expected_state, b.state_dict())
 
 
-def _compare(cls: type, where: str, expected: dict[str, Any], got: dict[str, Any],
-             expected_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None:
+def _compare(
+    cls: type,
+    where: str,
+    expected: dict[str, Any],
+    got: dict[str, Any],
+    expected_state: dict[str, torch.Tensor],
+    state: dict[str, torch.Tensor],
+) -> None:
     for key, value in expected.items():
         if key not in got or abs(got[key] - value) > 1e-7 + 1e-6 * abs(value):
-            _fail(cls, f"after loading a checkpoint ({where}) the next step logged {key}={got.get(key)}, "
-                       f"the original {value}: something the step depends on is not in checkpoint_state")
+            _fail(
+                cls,
+                f"after loading a checkpoint ({where}) the next step logged {key}={got.get(key)}, "
+                f"the original {value}: something the step depends on is not in checkpoint_state",
+            )
     for key, value in expected_state.items():
         if not torch.allclose(state[key].float(), value.float(), atol=1e-6):
             _fail(cls, f"after loading a checkpoint ({where}) '{key}' differs after the next step")

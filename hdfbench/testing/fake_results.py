@@ -41,15 +41,16 @@ class FakeSpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     #: variant → (strategy, accuracy effect added to every clip's probability of being correct[, class → extra
     #: effect on the clips of that class])
-    variants: dict[str, tuple] = field(default_factory=lambda: {
-        "erm": ("erm", 0.0), "better": ("better", 0.15), "same": ("same", 0.0)})
+    variants: dict[str, tuple] = field(
+        default_factory=lambda: {"erm": ("erm", 0.0), "better": ("better", 0.15), "same": ("same", 0.0)}
+    )
     n_test: int = 500
     n_train: int = 2000
     base_accuracy: float = 0.55
     cell_sd: float = 0.04
     fold_sd: float = 0.0
     epochs: int = 3
-    missing: tuple[str, ...] = ()     # run ids listed in runs.json but left unfinished
+    missing: tuple[str, ...] = ()  # run ids listed in runs.json but left unfinished
     seed: int = 0
     #: variant → extra fields of its strategy entry in config.yaml (balance, balance_groups, hparams)
     strategy_fields: dict[str, dict] = field(default_factory=dict)
@@ -79,34 +80,76 @@ def _test_frame(meta: dict, labels: np.ndarray, pred: np.ndarray) -> pd.DataFram
     return test
 
 
-def _summary_row(spec: FakeSpec, dataset: str, fold: int, seed: int, variant: str, strategy: str,
-                 test: pd.DataFrame, test_id: pd.DataFrame | None) -> dict:
+def _summary_row(
+    spec: FakeSpec,
+    dataset: str,
+    fold: int,
+    seed: int,
+    variant: str,
+    strategy: str,
+    test: pd.DataFrame,
+    test_id: pd.DataFrame | None,
+) -> dict:
     k = len(CLASSES)
     recalls = per_class_recall(test["label"], test["pred"], k)
-    row = {"experiment": spec.experiment, "dataset": dataset, "fold": fold, "seed": seed, "strategy": strategy,
-           "variant": variant, "selected_epoch": spec.epochs - 1, "val_uar": float(np.nanmean(recalls)),
-           "val_war": float((test["label"] == test["pred"]).mean()),
-           "test_war": float((test["label"] == test["pred"]).mean()), "test_uar": float(np.nanmean(recalls)),
-           "worst_class_recall": float(np.nanmin(recalls))}
+    row = {
+        "experiment": spec.experiment,
+        "dataset": dataset,
+        "fold": fold,
+        "seed": seed,
+        "strategy": strategy,
+        "variant": variant,
+        "selected_epoch": spec.epochs - 1,
+        "val_uar": float(np.nanmean(recalls)),
+        "val_war": float((test["label"] == test["pred"]).mean()),
+        "test_war": float((test["label"] == test["pred"]).mean()),
+        "test_uar": float(np.nanmean(recalls)),
+        "worst_class_recall": float(np.nanmin(recalls)),
+    }
     row.update({f"recall_{c}": r for c, r in zip(CLASSES, recalls)})
     row.update(_group_columns(test), protocol="" if test_id is None else "decorrelated_test")
     if test_id is not None:
-        row.update(id_test_uar=float(np.nanmean(per_class_recall(test_id["label"], test_id["pred"], k))),
-                   id_test_war=float((test_id["label"] == test_id["pred"]).mean()), **_group_columns(test_id, "id_"))
+        row.update(
+            id_test_uar=float(np.nanmean(per_class_recall(test_id["label"], test_id["pred"], k))),
+            id_test_war=float((test_id["label"] == test_id["pred"]).mean()),
+            **_group_columns(test_id, "id_"),
+        )
     row.update(n_test=len(test), absent_classes="", run_id=_run_id(dataset, fold, seed, variant))
     return row
 
 
-def _write_run(path: Path, spec: FakeSpec, dataset: str, fold: int, seed: int, variant: str, strategy: str,
-               test: pd.DataFrame, test_id: pd.DataFrame | None, train_counts: np.ndarray, rng: np.random.Generator,
-               finished: bool) -> None:
+def _write_run(
+    path: Path,
+    spec: FakeSpec,
+    dataset: str,
+    fold: int,
+    seed: int,
+    variant: str,
+    strategy: str,
+    test: pd.DataFrame,
+    test_id: pd.DataFrame | None,
+    train_counts: np.ndarray,
+    rng: np.random.Generator,
+    finished: bool,
+) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    config = {"classes": list(CLASSES), "group_fields": ["source", "subject"], "n_train": spec.n_train,
-              "n_val": spec.n_train // 10, "n_test": spec.n_test, "run_id": path.name,
-              "train_class_counts": train_counts.tolist(),
-              "spec": {"experiment": spec.experiment, "dataset": {"name": dataset, "options": {}}, "fold": fold,
-                       "seed": seed, "strategy": {"name": strategy, "variant": variant, "hparams": {}},
-                       "training": {"val_fraction": 0.1, "epochs": spec.epochs}}}
+    config = {
+        "classes": list(CLASSES),
+        "group_fields": ["source", "subject"],
+        "n_train": spec.n_train,
+        "n_val": spec.n_train // 10,
+        "n_test": spec.n_test,
+        "run_id": path.name,
+        "train_class_counts": train_counts.tolist(),
+        "spec": {
+            "experiment": spec.experiment,
+            "dataset": {"name": dataset, "options": {}},
+            "fold": fold,
+            "seed": seed,
+            "strategy": {"name": strategy, "variant": variant, "hparams": {}},
+            "training": {"val_fraction": 0.1, "epochs": spec.epochs},
+        },
+    }
     (path / "config.json").write_text(json.dumps(config))
     curve = np.sort(rng.uniform(0.2, test["correct"].mean(), spec.epochs))
     lines = []
@@ -141,9 +184,12 @@ def make_results(root: str | Path, spec: FakeSpec | None = None, write_runs: boo
         for fold in spec.folds:
             labels = rng.choice(len(CLASSES), size=spec.n_test, p=PRIOR)
             train_counts = np.round(PRIOR * spec.n_train).astype(int)
-            meta = {"clip_id": [f"c{i:05d}" for i in range(spec.n_test)], "label": labels,
-                    "source": rng.choice(["studio", "phone", "webcam", "film"], spec.n_test),
-                    "subject": [f"s{i:02d}" for i in rng.integers(0, 20, spec.n_test)]}
+            meta = {
+                "clip_id": [f"c{i:05d}" for i in range(spec.n_test)],
+                "label": labels,
+                "source": rng.choice(["studio", "phone", "webcam", "film"], spec.n_test),
+                "subject": [f"s{i:02d}" for i in rng.integers(0, 20, spec.n_test)],
+            }
             fold_effect = {v: rng.normal(0, spec.fold_sd) if spec.fold_sd else 0.0 for v in spec.variants}
             for seed in spec.seeds:
                 difficulty = rng.normal(0, spec.cell_sd)
@@ -159,17 +205,39 @@ def make_results(root: str | Path, spec: FakeSpec | None = None, write_runs: boo
                         test_id = _test_frame(meta, labels, _predictions(rng, labels, accuracy + spec.id_effect))
                     finished = run_id not in spec.missing
                     if write_runs or finished:
-                        _write_run(experiment / "runs" / run_id, spec, dataset, fold, seed, variant, strategy,
-                                   test, test_id, train_counts, rng, finished and write_runs)
+                        _write_run(
+                            experiment / "runs" / run_id,
+                            spec,
+                            dataset,
+                            fold,
+                            seed,
+                            variant,
+                            strategy,
+                            test,
+                            test_id,
+                            train_counts,
+                            rng,
+                            finished and write_runs,
+                        )
                     if not write_runs and finished:
                         (experiment / "runs" / run_id / "done").write_text(json.dumps({"selected_epoch": 0}))
                     if finished:
                         rows.append(_summary_row(spec, dataset, fold, seed, variant, strategy, test, test_id))
     (experiment / "runs.json").write_text(json.dumps(run_ids))
     strategies = [{"name": s, "variant": v, **spec.strategy_fields.get(v, {})} for v, (s, *_) in spec.variants.items()]
-    (experiment / "config.yaml").write_text(yaml.safe_dump({
-        "experiment": spec.experiment, "datasets": [{"name": d} for d in spec.datasets], "folds": list(spec.folds),
-        "seeds": list(spec.seeds), "strategies": strategies, "tracking": {"enabled": False}}, sort_keys=False))
+    (experiment / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "experiment": spec.experiment,
+                "datasets": [{"name": d} for d in spec.datasets],
+                "folds": list(spec.folds),
+                "seeds": list(spec.seeds),
+                "strategies": strategies,
+                "tracking": {"enabled": False},
+            },
+            sort_keys=False,
+        )
+    )
     (experiment / "sweep.json").write_text(json.dumps({"commit": "0" * 40, "sweep_id": "fake", "run_ids": run_ids}))
     pd.DataFrame(rows).to_csv(experiment / "summary.csv", index=False)
     return experiment

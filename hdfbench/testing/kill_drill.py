@@ -83,8 +83,7 @@ def marked_processes(mark: str) -> list[str]:
 def _progress(config: ExperimentConfig, run_ids: list[str]) -> tuple[int, int]:
     """Return (runs finished, epochs recorded across all runs) in the run directories."""
     runs = [RunDir(config.experiment_dir / "runs" / run_id) for run_id in run_ids]
-    return (sum(run.is_done for run in runs),
-            sum(len(run.read_metrics()) for run in runs if run.metrics.exists()))
+    return (sum(run.is_done for run in runs), sum(len(run.read_metrics()) for run in runs if run.metrics.exists()))
 
 
 def _epochs_reached(config: ExperimentConfig, run_ids: list[str], target: int) -> Callable[[], bool]:
@@ -145,8 +144,10 @@ def _check_mlflow(config: ExperimentConfig, run_ids: list[str], epochs: list[int
         (run,) = runs
         steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "epoch"))
         if run.info.status != "FINISHED" or steps != epochs or "final_test_uar" not in run.data.metrics:
-            problems.append(f"MLflow: {run_id} status {run.info.status}, epoch steps {steps}, "
-                            f"final metrics {'present' if 'final_test_uar' in run.data.metrics else 'missing'}")
+            problems.append(
+                f"MLflow: {run_id} status {run.info.status}, epoch steps {steps}, "
+                f"final metrics {'present' if 'final_test_uar' in run.data.metrics else 'missing'}"
+            )
     return problems
 
 
@@ -166,8 +167,16 @@ def _kill_when(driver: subprocess.Popen, reached: Callable[[], bool], delay: flo
         return True
 
 
-def drill(config_path: str, overrides: list[str], kills: int, seed: int, jitter_s: float = 5.0,
-          settle_s: float = 15.0, log: Path | None = None, timeout_s: float = 6 * 3600) -> DrillReport:
+def drill(
+    config_path: str,
+    overrides: list[str],
+    kills: int,
+    seed: int,
+    jitter_s: float = 5.0,
+    settle_s: float = 15.0,
+    log: Path | None = None,
+    timeout_s: float = 6 * 3600,
+) -> DrillReport:
     """Run the drill (see the module docstring); return its report.
 
     The moments are random in the sweep's progress, so they do not depend on the machine's speed:
@@ -190,8 +199,9 @@ def drill(config_path: str, overrides: list[str], kills: int, seed: int, jitter_
         kill = Kill(round(time.monotonic() - start, 1), *_progress(config, run_ids), exited_before=not killed)
         kill.survivors = _settle(mark, settle_s)
         report.kills.append(kill)
-        report.problems += [f"kill at {kill.after_s} s: still running {settle_s:.0f} s later: {s}"
-                            for s in kill.survivors]
+        report.problems += [
+            f"kill at {kill.after_s} s: still running {settle_s:.0f} s later: {s}" for s in kill.survivors
+        ]
         _settle(mark, 120.0)  # let stragglers end before the next invocation
     mark, start = uuid.uuid4().hex, time.monotonic()
     final = _launch(command, mark, log)
@@ -209,14 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     from hdfbench._quiet import apply_quiet_settings
 
     apply_quiet_settings()  # the drill reads MLflow itself; the sweeps it starts are `hdfbench` commands
-    parser = argparse.ArgumentParser(prog="python -m hdfbench.testing.kill_drill", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hdfbench.testing.kill_drill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--output-dir", help="shorthand for --set output_dir=DIR")
     parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--jitter", type=float, default=5.0, metavar="S",
-                        help="each kill comes 0–S seconds (uniform) after the drawn epoch count is reached")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="each kill comes 0–S seconds (uniform) after the drawn epoch count is reached",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
@@ -224,11 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     report = drill(args.config, overrides, args.kills, args.seed, args.jitter)
     for i, kill in enumerate(report.kills, 1):
         what = "exited by itself after" if kill.exited_before else "killed after"
-        print(f"kill {i}: {what} {kill.after_s} s; runs done {kill.runs_done}/{report.runs}, epochs recorded "
-              f"{kill.epochs_done}/{report.runs * report.epochs_per_run}; left running: {len(kill.survivors)}")
+        print(
+            f"kill {i}: {what} {kill.after_s} s; runs done {kill.runs_done}/{report.runs}, epochs recorded "
+            f"{kill.epochs_done}/{report.runs * report.epochs_per_run}; left running: {len(kill.survivors)}"
+        )
     print(f"final invocation: exit {report.final_exit} after {report.final_seconds} s")
-    print("\n".join(report.problems) or "all checks hold: every run once in summary.csv and MLflow, every epoch "
-                                         "once in both, no process outlived its driver")
+    print(
+        "\n".join(report.problems)
+        or "all checks hold: every run once in summary.csv and MLflow, every epoch "
+        "once in both, no process outlived its driver"
+    )
     if args.report:
         args.report.write_text(json.dumps(asdict(report), indent=2) + "\n")
     return 1 if report.problems else 0

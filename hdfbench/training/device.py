@@ -44,8 +44,10 @@ def resolve_device(requested: str, gpu_ids: Sequence[str] | None = None) -> torc
     if requested == "auto" and not under_ray:
         return torch.device("cpu")
     held = f"this trial was given GPU {', '.join(gpu_ids)} by Ray, but " if gpu_ids else ""
-    raise DeviceError(f"{held}CUDA is not usable: {problem} (training.device: {requested}; use a CUDA build of "
-                      "torch on GPU nodes, or set training.device: cpu)")
+    raise DeviceError(
+        f"{held}CUDA is not usable: {problem} (training.device: {requested}; use a CUDA build of "
+        "torch on GPU nodes, or set training.device: cpu)"
+    )
 
 
 def describe_device(device: torch.device) -> str:

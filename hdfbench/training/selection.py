@@ -6,8 +6,9 @@ import math
 from typing import Literal
 
 #: The selection rules (``selection.rule``); ``SELECTION_METRIC`` says what each maximises.
-SelectionRule = Literal["best_val_uar", "best_val_war", "best_val_worst_class_recall", "best_val_worst_group",
-                        "last_epoch"]
+SelectionRule = Literal[
+    "best_val_uar", "best_val_war", "best_val_worst_class_recall", "best_val_worst_group", "last_epoch"
+]
 
 #: rule → the validation metric it maximises (None: keep the last epoch).
 SELECTION_METRIC: dict[SelectionRule, str | None] = {

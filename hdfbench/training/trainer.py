@@ -83,8 +83,14 @@ def predict_logits(strategy: Strategy, clips, batch_size: int, device: torch.dev
 
 def prediction_table(table: pd.DataFrame, logits: np.ndarray, split: str, fields: tuple[str, ...]) -> pd.DataFrame:
     """Return one row per clip: clip_id, split, label, pred, logit_<k>, and the metadata ``fields``."""
-    frame = pd.DataFrame({"clip_id": table["clip_id"].astype(str).to_numpy(), "split": split,
-                          "label": table["label"].to_numpy(), "pred": logits.argmax(axis=1)})
+    frame = pd.DataFrame(
+        {
+            "clip_id": table["clip_id"].astype(str).to_numpy(),
+            "split": split,
+            "label": table["label"].to_numpy(),
+            "pred": logits.argmax(axis=1),
+        }
+    )
     for k in range(logits.shape[1]):
         frame[f"logit_{k}"] = logits[:, k]
     for name in fields:
@@ -98,8 +104,13 @@ def task_info(train_set: ClipSet, classes: tuple[str, ...], codes: dict[str, lis
     Group counts are given per metadata field and per class × field product (``class*<field>``).
     """
     counts = definition_counts(classes, codes, train_set.labels, train_set.groups)
-    return TaskInfo(num_classes=len(classes), class_counts=counts.pop("class"), group_counts=counts,
-                    class_names=tuple(classes), group_names={f: tuple(v) for f, v in codes.items()})
+    return TaskInfo(
+        num_classes=len(classes),
+        class_counts=counts.pop("class"),
+        group_counts=counts,
+        class_names=tuple(classes),
+        group_names={f: tuple(v) for f, v in codes.items()},
+    )
 
 
 class Trainer:
@@ -109,13 +120,22 @@ class Trainer:
     ``run_info`` (where and in which attempt the run executes) goes into ``config.json`` and ``done``.
     """
 
-    def __init__(self, spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None,
-                 device: torch.device | None = None, run_info: dict | None = None):
+    def __init__(
+        self,
+        spec: RunSpec,
+        run_dir: RunDir,
+        hooks: Hooks | None = None,
+        device: torch.device | None = None,
+        run_info: dict | None = None,
+    ):
         self.spec, self.run_dir, self.hooks = spec, run_dir, hooks or Hooks()
         self.device = device if device is not None else resolve_device(spec.training.device)
         self.amp_dtype = autocast_dtype(spec.training.precision, self.device)
-        self.run_info = {"device": describe_device(self.device),
-                         "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."), **(run_info or {})}
+        self.run_info = {
+            "device": describe_device(self.device),
+            "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."),
+            **(run_info or {}),
+        }
         self.epoch: int | None = None
         self.resumed_from: list[int] = []
         self.records: list[dict] = []  # this run's epoch records so far, as its checkpoint carries them
@@ -128,21 +148,25 @@ class Trainer:
         self.splits = make_splits(dataset, spec.fold, spec.seed, spec.training.val_fraction)
         self.fields = dataset.group_fields
         if spec.selection.rule == "best_val_worst_group" and not self.fields:
-            raise RunFailed(f"selection rule 'best_val_worst_group' needs group metadata; dataset '{dataset.name}' "
-                            "has no group field")
+            raise RunFailed(
+                f"selection rule 'best_val_worst_group' needs group metadata; dataset '{dataset.name}' "
+                "has no group field"
+            )
         # groups are what training sees: a value met only in validation or test (a held-out source)
         # is not trained on, and the metrics report it from the prediction tables
         codes = field_values([self.splits.train], self.fields)
         # file-backed datasets read lazily from their cache; training clips resample every epoch
-        self.clips = {name: dataset.clip_array(table, train=name == "train")
-                      for name, table in self.splits.tables().items()}
+        self.clips = {
+            name: dataset.clip_array(table, train=name == "train") for name, table in self.splits.tables().items()
+        }
         num_classes = len(dataset.classes)
         train_set = ClipSet(self.clips["train"], self.splits.train, codes, seed=spec.seed)
         task = task_info(train_set, dataset.classes, codes)
         model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
         cls = STRATEGIES.get(spec.strategy.name)
-        self.strategy = cls(model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer,
-                            spec.strategy.balancing).to(self.device)
+        self.strategy = cls(
+            model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer, spec.strategy.balancing
+        ).to(self.device)
         self.strategy.configure_compute(self.device.type, self.amp_dtype, spec.training.channels_last)
         try:
             self.stages = self.strategy.stages(spec.training.epochs)
@@ -159,16 +183,24 @@ class Trainer:
         if spec.strategy.balance == "sample":  # the same groups GroupDRO would use for this definition
             balance_ids = task.grouper(spec.strategy.balance_groups).ids(train_set.labels, train_set.groups)
         self.train_loader: DataLoader | None = make_loader(  # None once run() ends
-            train_set, training.batch_size, shuffle=True, seed=spec.seed * 100_003,
-            num_workers=training.num_workers, balance_ids=balance_ids,
-            limit=self.steps_per_epoch * training.batch_size, pin_memory=pin,
-            persistent_workers=training.persistent_workers, prefetch_factor=training.prefetch_factor)
+            train_set,
+            training.batch_size,
+            shuffle=True,
+            seed=spec.seed * 100_003,
+            num_workers=training.num_workers,
+            balance_ids=balance_ids,
+            limit=self.steps_per_epoch * training.batch_size,
+            pin_memory=pin,
+            persistent_workers=training.persistent_workers,
+            prefetch_factor=training.prefetch_factor,
+        )
 
     def _build_scheduler(self, start: int) -> torch.optim.lr_scheduler.LambdaLR:
         """Return the learning-rate schedule that runs from epoch ``start`` to the last epoch."""
         training = self.spec.training
-        return build_scheduler(self.strategy.schedulable_optimizer, training.schedule, training.epochs - start,
-                               self.steps_per_epoch)
+        return build_scheduler(
+            self.strategy.schedulable_optimizer, training.schedule, training.epochs - start, self.steps_per_epoch
+        )
 
     def _stage_of(self, epoch: int) -> int:
         """Return the index of the strategy stage that ``epoch`` belongs to."""
@@ -200,8 +232,14 @@ class Trainer:
             state = self.run_dir.load_torch(self.run_dir.checkpoint)
         except Exception as exc:  # any unreadable file: cut short, zero bytes, not a checkpoint
             moved = self.run_dir.quarantine(self.run_dir.checkpoint)
-            log.warning("%s: checkpoint %s is unreadable (%s: %s); moved to %s, training from the start",
-                        self.spec.run_id, self.run_dir.checkpoint, type(exc).__name__, exc, moved.name)
+            log.warning(
+                "%s: checkpoint %s is unreadable (%s: %s); moved to %s, training from the start",
+                self.spec.run_id,
+                self.run_dir.checkpoint,
+                type(exc).__name__,
+                exc,
+                moved.name,
+            )
             self.run_dir.write_metrics([])
             return 0, None, None
         schedule_start = self._schedule_start(state["epoch"])
@@ -262,14 +300,21 @@ class Trainer:
             torch.backends.cudnn.benchmark = spec.training.cudnn_benchmark
         seed_everything(spec.seed)
         self._build()
-        self.run_dir.write_config({
-            "spec": spec.model_dump(mode="json"), "run_id": spec.run_id,
-            "classes": list(self.dataset.classes), "group_fields": list(self.fields),
-            "n_train": len(self.splits.train), "n_val": len(self.splits.val), "n_test": len(self.splits.test),
-            "n_test_id": None if self.splits.test_id is None else len(self.splits.test_id),
-            "train_class_counts": list(self.strategy.task.class_counts),
-            "bad_clips_skipped": len(self.dataset.skipped), **self.run_info,
-        })
+        self.run_dir.write_config(
+            {
+                "spec": spec.model_dump(mode="json"),
+                "run_id": spec.run_id,
+                "classes": list(self.dataset.classes),
+                "group_fields": list(self.fields),
+                "n_train": len(self.splits.train),
+                "n_val": len(self.splits.val),
+                "n_test": len(self.splits.test),
+                "n_test_id": None if self.splits.test_id is None else len(self.splits.test_id),
+                "train_class_counts": list(self.strategy.task.class_counts),
+                "bad_clips_skipped": len(self.dataset.skipped),
+                **self.run_info,
+            }
+        )
         start_epoch, best_score, best_epoch = self._resume()
         self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch, **self.run_info})
         for self.epoch in range(start_epoch, spec.training.epochs):
@@ -287,11 +332,19 @@ class Trainer:
                 self.run_dir.save_torch(self.run_dir.best, {"epoch": self.epoch, "module": self.strategy.state_dict()})
             self.run_dir.append_metrics(record)
             self.records.append(record)
-            self.run_dir.save_torch(self.run_dir.checkpoint, {
-                "epoch": self.epoch, "strategy": self.strategy.checkpoint_state(), "metrics": self.records,
-                "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
-                "best_score": best_score, "best_epoch": best_epoch, "resumed_from": self.resumed_from,
-            })
+            self.run_dir.save_torch(
+                self.run_dir.checkpoint,
+                {
+                    "epoch": self.epoch,
+                    "strategy": self.strategy.checkpoint_state(),
+                    "metrics": self.records,
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": _rng_state(),
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "resumed_from": self.resumed_from,
+                },
+            )
             self.hooks.call("on_epoch", record)
         assert best_epoch is not None, "a first epoch is always selected (no best score yet); checkpoints keep it"
         return self._finish(best_epoch)
@@ -301,16 +354,31 @@ class Trainer:
         evaluated = [self._evaluate(split) for split in self.splits.tables() if split != "train"]
         self.run_dir.write_predictions(pd.concat([table for table, _ in evaluated], ignore_index=True))
         skipped = len(self.dataset.skipped)
-        final = {"selected_epoch": best_epoch, **{k: v for _, m in evaluated for k, v in m.items()},
-                 "bad_clips_skipped": skipped}
-        self.run_dir.mark_done({"selected_epoch": best_epoch, "resumed_from_epochs": self.resumed_from,
-                                "bad_clips_skipped": skipped, "finished_at": time.time(), **self.run_info})
+        final = {
+            "selected_epoch": best_epoch,
+            **{k: v for _, m in evaluated for k, v in m.items()},
+            "bad_clips_skipped": skipped,
+        }
+        self.run_dir.mark_done(
+            {
+                "selected_epoch": best_epoch,
+                "resumed_from_epochs": self.resumed_from,
+                "bad_clips_skipped": skipped,
+                "finished_at": time.time(),
+                **self.run_info,
+            }
+        )
         self.run_dir.checkpoint.unlink(missing_ok=True)
         self.hooks.call("on_done", final)
         return final
 
 
-def train(spec: RunSpec, run_dir: RunDir, hooks: Hooks | None = None, device: torch.device | None = None,
-          run_info: dict | None = None) -> dict:
+def train(
+    spec: RunSpec,
+    run_dir: RunDir,
+    hooks: Hooks | None = None,
+    device: torch.device | None = None,
+    run_info: dict | None = None,
+) -> dict:
     """Run ``spec`` into ``run_dir`` (resuming if a checkpoint exists); return the final metrics."""
     return Trainer(spec, run_dir, hooks, device, run_info).run()

@@ -29,8 +29,16 @@ def test_no_design_calls_a_true_null_significant_too_often(design):
 def test_the_simulated_folds_have_the_dependence_the_correction_models():
     design = calibration.DESIGNS[0]
     rng = np.random.default_rng(0)
-    fold_means = np.stack([calibration.simulate_cells(design, 0.0, rng).assign(d=lambda t: t["a"] - t["b"])
-                           .groupby("fold")["d"].mean().to_numpy() for _ in range(4000)])
+    fold_means = np.stack(
+        [
+            calibration.simulate_cells(design, 0.0, rng)
+            .assign(d=lambda t: t["a"] - t["b"])
+            .groupby("fold")["d"]
+            .mean()
+            .to_numpy()
+            for _ in range(4000)
+        ]
+    )
     across = np.corrcoef(fold_means.T)[np.triu_indices(design.folds, 1)].mean()
     assert across == pytest.approx(1 / design.folds, abs=0.03)
     cells = np.stack([calibration.simulate_cells(design, 0.0, rng).eval("a - b").to_numpy() for _ in range(4000)])

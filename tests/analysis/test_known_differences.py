@@ -72,10 +72,18 @@ def test_ranks_are_descriptive_with_two_datasets(known_analysis):
 
 
 def test_a_single_fold_gets_the_two_level_bootstrap_and_no_test(tmp_path):
-    spec = FakeSpec(experiment="one", datasets=("d1", "d2"), folds=(1,), seeds=(0, 1, 2), n_test=3000,
-                    n_train=10900, variants=KNOWN.variants)
-    analysis = compute(load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False),
-                       tmp_path / "out")
+    spec = FakeSpec(
+        experiment="one",
+        datasets=("d1", "d2"),
+        folds=(1,),
+        seeds=(0, 1, 2),
+        n_test=3000,
+        n_train=10900,
+        variants=KNOWN.variants,
+    )
+    analysis = compute(
+        load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False), tmp_path / "out"
+    )
     table = analysis.frames["statistics"]
     assert (table["test"] == stats.TWO_LEVEL_BOOTSTRAP).all() and (table["design"] == "one split").all()
     assert table["p"].isna().all() and table["significant"].isna().all() and table["p_better"].isna().all()
@@ -86,22 +94,36 @@ def test_a_single_fold_gets_the_two_level_bootstrap_and_no_test(tmp_path):
     assert "no test of generalisation" in analysis.captions["statistics"]
 
     two = FakeSpec(experiment="two", folds=(1,), seeds=(0, 1), n_test=500, variants=KNOWN.variants)
-    table = compute(load_experiment(make_results(tmp_path, two)), Options(plots=False, mlflow=False),
-                    tmp_path / "out2").frames["statistics"]
+    table = compute(
+        load_experiment(make_results(tmp_path, two)), Options(plots=False, mlflow=False), tmp_path / "out2"
+    ).frames["statistics"]
     assert table["ci_low"].isna().all() and table["interval"].str.contains("run at least 3 seeds").all()
 
 
 def test_ablation_rows_are_the_same_comparisons_as_elsewhere(tmp_path):
-    spec = FakeSpec(experiment="abl", folds=(1, 2, 3, 4, 5), seeds=(0, 1), n_test=2000, n_train=7300,
-                    variants={"erm": ("erm", 0.0), "hdf_full": ("hdf", 0.05), "hdf_no_dsm": ("hdf", -0.05),
-                              "hdf_no_sam": ("hdf", 0.05)})
-    analysis = compute(load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False),
-                       tmp_path / "out")
+    spec = FakeSpec(
+        experiment="abl",
+        folds=(1, 2, 3, 4, 5),
+        seeds=(0, 1),
+        n_test=2000,
+        n_train=7300,
+        variants={
+            "erm": ("erm", 0.0),
+            "hdf_full": ("hdf", 0.05),
+            "hdf_no_dsm": ("hdf", -0.05),
+            "hdf_no_sam": ("hdf", 0.05),
+        },
+    )
+    analysis = compute(
+        load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False), tmp_path / "out"
+    )
     table = analysis.frames["ablation"].set_index("variant")
     assert set(table["full"]) == {"hdf_full"} and pd.isna(table.loc["hdf_full", "delta_p"])
     assert table.loc["hdf_no_dsm", "delta_estimate"] < -0.05 and table.loc["hdf_no_dsm", "delta_significant"]
-    assert table.loc["hdf_no_dsm", "delta_ci_high"] < 0 and "corrected t, n = 5 folds" in table.loc[
-        "hdf_no_dsm", "delta_interval"]
+    assert (
+        table.loc["hdf_no_dsm", "delta_ci_high"] < 0
+        and "corrected t, n = 5 folds" in table.loc["hdf_no_dsm", "delta_interval"]
+    )
     assert not table.loc["hdf_no_sam", "delta_significant"] and table.loc["hdf_no_sam", "p_rope"] > 0
     comparisons = analysis.frames["comparisons"]
     assert len(comparisons) == 3 + 2  # three to erm, two to the full model: one Holm family of 5
@@ -111,6 +133,7 @@ def test_ablation_rows_are_the_same_comparisons_as_elsewhere(tmp_path):
 @pytest.mark.parametrize("generator_seed", [1, 2])
 def test_the_verdicts_do_not_hang_on_one_draw_of_the_data(tmp_path, generator_seed):
     spec = FakeSpec(**{**KNOWN.__dict__, "experiment": f"known{generator_seed}", "seed": generator_seed})
-    table = compute(load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False),
-                    tmp_path / "out").frames["statistics"]
+    table = compute(
+        load_experiment(make_results(tmp_path, spec)), Options(plots=False, mlflow=False), tmp_path / "out"
+    ).frames["statistics"]
     assert rows(table, "better")["significant"].all() and not rows(table, "same")["significant"].any()

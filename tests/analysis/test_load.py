@@ -67,10 +67,12 @@ def test_not_a_results_directory(tmp_path):
 
 def test_variants_follow_the_config_labels_once_each(tmp_path):
     """Two entries of one strategy (plain and class-balanced) are two variants, each listed once."""
-    spec = FakeSpec(folds=(1,), seeds=(0,), variants={"hdf": ("hdf", 0.0), "erm": ("erm", 0.0),
-                                                      "erm+balanced_sampling": ("erm", 0.0)},
-                    strategy_fields={"erm": {"variant": None}, "erm+balanced_sampling": {"variant": None,
-                                                                                         "balance": "sample"}})
+    spec = FakeSpec(
+        folds=(1,),
+        seeds=(0,),
+        variants={"hdf": ("hdf", 0.0), "erm": ("erm", 0.0), "erm+balanced_sampling": ("erm", 0.0)},
+        strategy_fields={"erm": {"variant": None}, "erm+balanced_sampling": {"variant": None, "balance": "sample"}},
+    )
     experiment = load_experiment(make_results(tmp_path, spec))
     assert experiment.variants == ["hdf", "erm", "erm+balanced_sampling"]
     assert [e.label for e in experiment.strategy_entries()] == ["hdf", "erm", "erm+balanced_sampling"]

@@ -23,9 +23,19 @@ def test_tables_are_written_as_csv_markdown_and_latex(known_analysis):
 
 def test_figures_are_written_non_empty(known_analysis):
     names = {f.name for f in known_analysis.figures}
-    expected = {"recall_vs_frequency", "class_counts", "group_accuracy_source", "group_accuracy_subject",
-                "uar_distribution", "recall_heatmap_d1", "recall_difference_d1", "confusion_d1",
-                "training_curves", "groupdro_q", "cd_diagram"}
+    expected = {
+        "recall_vs_frequency",
+        "class_counts",
+        "group_accuracy_source",
+        "group_accuracy_subject",
+        "uar_distribution",
+        "recall_heatmap_d1",
+        "recall_difference_d1",
+        "confusion_d1",
+        "training_curves",
+        "groupdro_q",
+        "cd_diagram",
+    }
     assert expected <= names, expected - names
     for figure in known_analysis.figures:
         assert figure.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.png.stat().st_size > 5000

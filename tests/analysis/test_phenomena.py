@@ -20,12 +20,25 @@ from hdfbench.testing.fake_results import CLASSES, FakeSpec, make_results
 #: 15 points more accurate on in-distribution clips than on the shifted test side.
 RARE = {"Disgust": -0.35, "Fear": -0.2, "Surprise": -0.1}
 SPEC = FakeSpec(
-    experiment="phenomena", datasets=("d1",), folds=(1, 2, 3, 4, 5), seeds=(0, 1, 2), n_test=4000, n_train=16000,
-    variants={"erm": ("erm", 0.0, RARE), "erm_bal": ("erm", -0.08, {"Disgust": 0.15, "Fear": 0.1, "Surprise": 0.05}),
-              "dro": ("groupdro", 0.1), "dro_same": ("groupdro", 0.0, RARE)},
-    strategy_fields={"erm_bal": {"balance": "sample"}, "dro": {"hparams": {"groups": "class*source"}},
-                     "dro_same": {"hparams": {"groups": "class*source"}}},
-    id_effect=0.15)
+    experiment="phenomena",
+    datasets=("d1",),
+    folds=(1, 2, 3, 4, 5),
+    seeds=(0, 1, 2),
+    n_test=4000,
+    n_train=16000,
+    variants={
+        "erm": ("erm", 0.0, RARE),
+        "erm_bal": ("erm", -0.08, {"Disgust": 0.15, "Fear": 0.1, "Surprise": 0.05}),
+        "dro": ("groupdro", 0.1),
+        "dro_same": ("groupdro", 0.0, RARE),
+    },
+    strategy_fields={
+        "erm_bal": {"balance": "sample"},
+        "dro": {"hparams": {"groups": "class*source"}},
+        "dro_same": {"hparams": {"groups": "class*source"}},
+    },
+    id_effect=0.15,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,22 +56,31 @@ def test_every_built_in_phenomenon_holds(analysis):
     table = analysis.frames["phenomena"]
     held = table[~table["comparison"].str.startswith("dro_same")]
     assert set(held["check"]) == {
-        "recall tracks training class frequency", "class-balanced sampling raises UAR",
-        "class-balanced sampling lowers WAR", "GroupDRO on class*source raises worst-group accuracy",
-        "worst-group accuracy drops when the correlation breaks"}
+        "recall tracks training class frequency",
+        "class-balanced sampling raises UAR",
+        "class-balanced sampling lowers WAR",
+        "GroupDRO on class*source raises worst-group accuracy",
+        "worst-group accuracy drops when the correlation breaks",
+    }
     dro = checks(analysis, "dro −")
     assert set(dro.index) == {"worst_group_acc_class_x_source", "worst_group_acc_source"}
     assert (dro["verdict"] == "holds").all()
     shift = checks(analysis, "erm: in-distribution")
-    assert set(shift.index) == {"worst_group_acc_source", "worst_group_acc_class_x_source", "worst_group_acc_subject",
-                                "worst_group_acc_class_x_subject"}
+    assert set(shift.index) == {
+        "worst_group_acc_source",
+        "worst_group_acc_class_x_source",
+        "worst_group_acc_subject",
+        "worst_group_acc_class_x_subject",
+    }
     # ERM's worst class × source cell has ~12 clips at accuracy ~0.2: the built-in drop is there but floored
     assert shift.loc["worst_group_acc_class_x_source", "estimate"] > 0
     # 140 class × subject cells: the worst is 0 on both sides of every run, so there is nothing to test
     assert shift.loc["worst_group_acc_class_x_subject", "verdict"] == "no test"
     assert "degenerate" in shift.loc["worst_group_acc_class_x_subject", "note"]
-    rest = held[~held["metric"].isin(["worst_group_acc_class_x_source", "worst_group_acc_class_x_subject"])
-                | ~held["comparison"].str.startswith("erm:")]
+    rest = held[
+        ~held["metric"].isin(["worst_group_acc_class_x_source", "worst_group_acc_class_x_subject"])
+        | ~held["comparison"].str.startswith("erm:")
+    ]
     assert len(rest) == 7 and (rest["verdict"] == "holds").all(), rest[["check", "metric", "p_holm", "verdict"]]
 
 
@@ -95,7 +117,8 @@ def test_shift_gap_table_is_the_mean_over_runs_of_each_gap(analysis):
     assert gap.loc["erm", "id_minus_test_uar_mean"] == pytest.approx((erm["id_test_uar"] - erm["test_uar"]).mean())
     assert gap.loc["erm", "val_minus_test_uar_std"] == pytest.approx((erm["val_uar"] - erm["test_uar"]).std())
     assert gap.loc["dro", "id_worst_group_acc_source_mean"] == pytest.approx(
-        summary.loc[summary["variant"] == "dro", "id_worst_group_acc_source"].mean())
+        summary.loc[summary["variant"] == "dro", "id_worst_group_acc_source"].mean()
+    )
     assert 0.1 < gap.loc["erm", "id_minus_test_uar_mean"] < 0.2  # the built-in 15 points
 
 
@@ -103,10 +126,15 @@ def test_per_source_recall_is_computed_from_the_saved_predictions(analysis):
     recall = analysis.frames["group_recall"]
     assert set(recall["field"]) == {"source"}  # subjects (20 values) get no per-value table
     run = analysis.experiment.summary.query("variant == 'erm'").iloc[0]
-    frames = [pd.read_parquet(analysis.experiment.run_path(r) / "predictions.parquet")
-              for r in analysis.experiment.summary.query("variant == 'erm'")["run_id"]]
-    per_run = [uar(f.loc[m, "label"], f.loc[m, "pred"], len(CLASSES)) for f in frames
-               for m in [(f["split"] == "test") & (f["source"] == "phone")]]
+    frames = [
+        pd.read_parquet(analysis.experiment.run_path(r) / "predictions.parquet")
+        for r in analysis.experiment.summary.query("variant == 'erm'")["run_id"]
+    ]
+    per_run = [
+        uar(f.loc[m, "label"], f.loc[m, "pred"], len(CLASSES))
+        for f in frames
+        for m in [(f["split"] == "test") & (f["source"] == "phone")]
+    ]
     row = recall[(recall["variant"] == "erm") & (recall["value"] == "phone")].iloc[0]
     assert row["n"] == len(frames) and row["uar_mean"] == pytest.approx(np.mean(per_run))
     assert row["uar_std"] == pytest.approx(np.std(per_run, ddof=1))
@@ -115,7 +143,7 @@ def test_per_source_recall_is_computed_from_the_saved_predictions(analysis):
 
 def test_report_has_the_shift_section_tables_and_heatmap(analysis):
     report = (analysis.out_dir / "report.md").read_text()
-    shift = report[report.index("## Distribution shift"):report.index("## Imbalance")]
+    shift = report[report.index("## Distribution shift") : report.index("## Imbalance")]
     assert "id − shifted UAR (pp)" in shift and "worst-class×source acc" in shift
     assert "shift_cells_d1_source" in shift
     for name in ("shift_gap", "group_recall", "phenomena"):
@@ -124,9 +152,18 @@ def test_report_has_the_shift_section_tables_and_heatmap(analysis):
 
 
 def test_held_out_table_names_each_runs_held_out_source():
-    summary = pd.DataFrame({"dataset": "s", "variant": ["erm"] * 4, "fold": [1, 1, 2, 2], "seed": [0, 1, 0, 1],
-                            "run_id": list("abcd"), "protocol": "leave_source_out",
-                            "test_uar": [0.4, 0.5, 0.7, 0.9], "test_war": [0.5, 0.6, 0.8, 0.9]})
+    summary = pd.DataFrame(
+        {
+            "dataset": "s",
+            "variant": ["erm"] * 4,
+            "fold": [1, 1, 2, 2],
+            "seed": [0, 1, 0, 1],
+            "run_id": list("abcd"),
+            "protocol": "leave_source_out",
+            "test_uar": [0.4, 0.5, 0.7, 0.9],
+            "test_war": [0.5, 0.6, 0.8, 0.9],
+        }
+    )
     predictions = pd.DataFrame({"run_id": list("aabbccdd"), "source": ["cctv"] * 4 + ["studio"] * 4})
     table = held_out(SimpleNamespace(summary=summary), predictions).set_index("held_out")
     assert table.loc["cctv", "test_uar_mean"] == pytest.approx(0.45) and table.loc["cctv", "n"] == 2
@@ -141,8 +178,15 @@ def test_an_iid_sweep_has_no_shift_tables(tmp_path):
 
 
 def test_shifted_runs_are_those_of_a_shifted_protocol_or_test_prior():
-    summary = pd.DataFrame({"protocol": ["iid", "iid", "decorrelated_test", None, "subject_disjoint"],
-                            "test_prior": ["dfew", "balanced", "reversed", None, "dfew"]})
+    summary = pd.DataFrame(
+        {
+            "protocol": ["iid", "iid", "decorrelated_test", None, "subject_disjoint"],
+            "test_prior": ["dfew", "balanced", "reversed", None, "dfew"],
+        }
+    )
     assert shifted_runs(summary)["protocol"].tolist() == [
-        "iid, test_prior balanced", "decorrelated_test, test_prior reversed", "subject_disjoint"]
+        "iid, test_prior balanced",
+        "decorrelated_test, test_prior reversed",
+        "subject_disjoint",
+    ]
     assert shifted_runs(summary.drop(columns=["protocol", "test_prior"])).empty

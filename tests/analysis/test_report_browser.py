@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed "
-                                "(`apt-get install -y --no-install-recommends chromium`; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian chromium not installed (`apt-get install -y --no-install-recommends chromium`; .ci/run installs it)",
+)
 
 
 def _grey(data: bytes) -> np.ndarray:
@@ -22,10 +24,22 @@ def _grey(data: bytes) -> np.ndarray:
 def screenshot(page, out, width=1280, height=6000) -> bytes:
     """Return the PNG screenshot of ``page`` taken by headless Chromium."""
     shot = out / "shot.png"
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={out / 'profile'}", f"--screenshot={shot}", f"--window-size={width},{height}",
-               "--hide-scrollbars", page.resolve().as_uri()]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={out / 'profile'}",
+        f"--screenshot={shot}",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+        page.resolve().as_uri(),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     return shot.read_bytes()

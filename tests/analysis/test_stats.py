@@ -114,8 +114,11 @@ def test_holm_nan_stays_nan_and_is_not_counted():
 def _scores() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     base = rng.uniform(0.4, 0.7, size=(8, 1))
-    return pd.DataFrame(base + rng.normal(size=(8, 4)) * 0.02 + [0.0, 0.01, 0.03, 0.05],
-                        columns=["erm", "groupdro", "hdf_a", "hdf"], index=[f"d{i}" for i in range(8)])
+    return pd.DataFrame(
+        base + rng.normal(size=(8, 4)) * 0.02 + [0.0, 0.01, 0.03, 0.05],
+        columns=["erm", "groupdro", "hdf_a", "hdf"],
+        index=[f"d{i}" for i in range(8)],
+    )
 
 
 def test_friedman_matches_scipy_and_kendalls_w():
@@ -141,8 +144,9 @@ def test_iman_davenport_p_small_n_by_permutation_large_n_by_f():
         return sps.friedmanchisquare(*columns).statistic
 
     # scipy's within-pair ('samples') permutation of the same statistic, independently computed
-    ref = sps.permutation_test(tuple(small.to_numpy().T), chi2, permutation_type="samples", n_resamples=20000,
-                               alternative="greater", rng=1)
+    ref = sps.permutation_test(
+        tuple(small.to_numpy().T), chi2, permutation_type="samples", n_resamples=20000, alternative="greater", rng=1
+    )
     assert stats.iman_davenport(small, n_permutations=20000).pvalue == pytest.approx(ref.pvalue, abs=0.01)
     large = pd.DataFrame(rng.normal(size=(12, 4)) + [0.0, 0.3, 0.6, 0.9])
     f = stats.iman_davenport(large)
@@ -171,8 +175,9 @@ def test_mean_ranks_with_ties():
     assert stats.mean_ranks(scores, higher_is_better=False).to_dict() == pytest.approx({"A": 2.5, "B": 2.25, "C": 1.25})
 
 
-@pytest.mark.parametrize(("k", "q05", "q10"), [(2, 1.960, 1.645), (3, 2.343, 2.052), (5, 2.728, 2.459),
-                                               (10, 3.164, 2.920)])
+@pytest.mark.parametrize(
+    ("k", "q05", "q10"), [(2, 1.960, 1.645), (3, 2.343, 2.052), (5, 2.728, 2.459), (10, 3.164, 2.920)]
+)
 def test_nemenyi_q_against_demsar_table_5(k, q05, q10):
     # CD = q · sqrt(k(k+1)/(6N)); with N = k(k+1)/6 the root is 1 and CD = q.
     n = k * (k + 1) / 6
@@ -250,9 +255,14 @@ def _seeds(labels, acc_a, acc_b, n_seeds=3):
     return [(labels, _predict(labels, acc_a, 10 + s), _predict(labels, acc_b, 20 + s)) for s in range(n_seeds)]
 
 
-@pytest.mark.parametrize("metric, fn", [("test_uar", lambda y, p: metrics.uar(y, p, 7)),
-                                        ("test_war", lambda y, p: metrics.war(y, p)),
-                                        ("worst_class_recall", lambda y, p: metrics.worst_class_recall(y, p, 7))])
+@pytest.mark.parametrize(
+    "metric, fn",
+    [
+        ("test_uar", lambda y, p: metrics.uar(y, p, 7)),
+        ("test_war", lambda y, p: metrics.war(y, p)),
+        ("worst_class_recall", lambda y, p: metrics.worst_class_recall(y, p, 7)),
+    ],
+)
 def test_two_level_estimate_is_the_mean_metric_difference_over_seeds(metric, fn):
     runs = _seeds(_clips(), 0.7, 0.6)
     res = stats.two_level_bootstrap(runs, metric, n_resamples=500, seed=1)

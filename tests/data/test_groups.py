@@ -17,8 +17,14 @@ CLASSES = ("Happy", "Sad", "Angry")
 def table(n: int = 60, seed: int = 0) -> pd.DataFrame:
     """Return clips with labels, a string field, an integer field and a boolean field."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"label": rng.integers(0, len(CLASSES), n), "source": rng.choice(["studio", "cctv", "web"], n),
-                         "subject": rng.integers(0, 12, n), "flag": rng.choice([True, False], n)})
+    return pd.DataFrame(
+        {
+            "label": rng.integers(0, len(CLASSES), n),
+            "source": rng.choice(["studio", "cctv", "web"], n),
+            "subject": rng.integers(0, 12, n),
+            "flag": rng.choice([True, False], n),
+        }
+    )
 
 
 FIELDS = ("source", "subject", "flag")
@@ -78,8 +84,9 @@ def test_ids_names_and_counts_match_a_plain_computation(definition, as_tensor):
     grouper = Grouper(definition, CLASSES, values)
     names = plain_names(definition, values)
     assert grouper.names == names
-    clip_groups = [plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS})
-                   for i, y in enumerate(t["label"])]
+    clip_groups = [
+        plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS}) for i, y in enumerate(t["label"])
+    ]
     ids = grouper.ids(labels, codes)
     assert isinstance(ids, torch.Tensor if as_tensor else np.ndarray)
     assert [names[i] for i in ids.tolist()] == clip_groups
@@ -94,8 +101,9 @@ def test_definition_counts_cover_every_definition_in_order():
     counts = definition_counts(CLASSES, values, torch.tensor(t["label"].to_numpy()), codes)
     assert list(counts) == ["class", *FIELDS, *(f"class*{f}" for f in FIELDS)]
     for definition, got in counts.items():
-        groups = [plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS})
-                  for i, y in enumerate(t["label"])]
+        groups = [
+            plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS}) for i, y in enumerate(t["label"])
+        ]
         assert got == tuple(groups.count(name) for name in plain_names(definition, values))
 
 
@@ -110,8 +118,9 @@ def test_task_info_counts_and_groupers_come_from_the_training_set():
     task = task_info(train_set, CLASSES, values)
     assert task.class_counts == tuple(int((t["label"] == c).sum()) for c in range(len(CLASSES)))
     for definition in group_options(FIELDS):
-        groups = [plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS})
-                  for i, y in enumerate(t["label"])]
+        groups = [
+            plain_group(definition, int(y), {f: str(t[f].iloc[i]) for f in FIELDS}) for i, y in enumerate(t["label"])
+        ]
         names = plain_names(definition, values)
         assert task.grouper(definition).names == names
         assert task.counts_for(definition) == tuple(groups.count(name) for name in names)

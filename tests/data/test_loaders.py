@@ -70,8 +70,9 @@ def test_dfew_label_mapping_ids_and_frame_counts(dfew_root, tmp_path):
 
 def test_dfew_accepts_underscore_spelling_and_nested_archive_folder(tmp_path):
     root = tmp_path / "DFEW"
-    ids = dfew_tree(root, keep=lambda i: i % 500 == 1, frames_dir="clip_224x224_16f", spelling="single_labeled",
-                    nested=True)
+    ids = dfew_tree(
+        root, keep=lambda i: i % 500 == 1, frames_dir="clip_224x224_16f", spelling="single_labeled", nested=True
+    )
     ds = dataset("dfew", root, tmp_path / "cache", frames_dir="16f")
     ds.prepare()
     train, test = ds.split(1)
@@ -138,14 +139,18 @@ def test_videofolder_classes_folds_and_metadata(tmp_path):
             else:
                 write_frames(root / name / f"v{i}", 5, "plain")
     meta = tmp_path / "meta.csv"
-    meta.write_text("clip_id,site\n" + "\n".join(f"{n}/v{i},{'a' if i < 3 else 'b'}"
-                                                 for n in ["calm", "angry"] for i in range(6)) + "\n")
+    meta.write_text(
+        "clip_id,site\n"
+        + "\n".join(f"{n}/v{i},{'a' if i < 3 else 'b'}" for n in ["calm", "angry"] for i in range(6))
+        + "\n"
+    )
     ds = dataset("videofolder", root, tmp_path / "cache", metadata_csv=str(meta), group_fields=["site"])
     ds.prepare()
     assert ds.classes == ("angry", "calm")
     tests = [ds.split(f)[1] for f in ds.folds]
-    assert sorted(c for t in tests for c in t["clip_id"]) == sorted(f"{n}/v{i}" for n in ["calm", "angry"]
-                                                                     for i in range(6))
+    assert sorted(c for t in tests for c in t["clip_id"]) == sorted(
+        f"{n}/v{i}" for n in ["calm", "angry"] for i in range(6)
+    )
     train, test = ds.split(1)
     assert set(train["site"]) == {"a", "b"} and ds.metadata_fields == ("site", "n_frames")
     assert ds.load_clips(test).shape == (len(test), 4, 16, 16, 3)

@@ -71,8 +71,9 @@ def test_hue_rotation_keeps_grey_and_luma_and_turns_full_circle():
     assert float(luma @ (m[1] @ red)) == pytest.approx(float(luma @ red), abs=1e-3)
     assert not torch.allclose(m[1] @ red, red, atol=1.0)
     clip = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
-    opts = AugmentOptions(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=0, brightness=0, contrast=0,
-                          saturation=0, hue=0.2)
+    opts = AugmentOptions(
+        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=0, brightness=0, contrast=0, saturation=0, hue=0.2
+    )
     shifted = augment(clip, 8, opts, np.random.default_rng(1))
     assert not np.array_equal(shifted, clip)
     assert np.array_equal(augment(clip, 8, opts.model_copy(update={"hue": 0.0}), np.random.default_rng(1)), clip)
@@ -81,8 +82,9 @@ def test_hue_rotation_keeps_grey_and_luma_and_turns_full_circle():
 def test_flip_only_mirrors_and_resize_keeps_flat_images_flat():
     clip = np.zeros((2, 16, 16, 3), np.uint8)
     clip[:, :, :8] = 200
-    opts = AugmentOptions(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=1.0, brightness=0, contrast=0,
-                          saturation=0)
+    opts = AugmentOptions(
+        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=1.0, brightness=0, contrast=0, saturation=0
+    )
     out = augment(clip, 16, opts, np.random.default_rng(0))
     assert out[0, 0, 0, 0] == 0 and out[0, 0, -1, 0] == 200
     assert np.all(resize(np.full((1, 10, 10, 3), 77, np.uint8), 16) == 77)

@@ -15,8 +15,10 @@ BASE = {"n_clips": 1400, "frames": 2, "size": 32, "source_skew": 0.8}
 def test_iid_is_what_it_always_was():
     # the cache keys of earlier releases: the default protocol generates the same data as before
     assert cache_key(SyntheticOptions()) == "91676e790ad183d0"
-    assert cache_key(SyntheticOptions(n_clips=84, frames=4, size=32, min_clips_per_class=10,
-                                      n_subjects=8)) == "ced696c60a52e51d"
+    assert (
+        cache_key(SyntheticOptions(n_clips=84, frames=4, size=32, min_clips_per_class=10, n_subjects=8))
+        == "ced696c60a52e51d"
+    )
     assert cache_key(SyntheticOptions(val_protocol="group_balanced")) == "91676e790ad183d0"  # splits only
     assert "pool" not in plan_clips(SyntheticOptions())
 
@@ -37,8 +39,14 @@ def test_leave_source_out_tests_each_fold_on_one_source():
         test, train = table[table["fold"] == fold], table[table["fold"] != fold]
         assert test["source"].nunique() == 1 and test["source"].iloc[0] not in set(train["source"])
     with pytest.raises(ConfigError, match=r"has no fold \[5\] \(allowed: \[1, 2, 3, 4\]\)"):
-        parse_config({"experiment": "x", "folds": [5], "strategies": [{"name": "erm"}],
-                      "datasets": [{"name": "synthetic", "options": {"protocol": "leave_source_out"}}]})
+        parse_config(
+            {
+                "experiment": "x",
+                "folds": [5],
+                "strategies": [{"name": "erm"}],
+                "datasets": [{"name": "synthetic", "options": {"protocol": "leave_source_out"}}],
+            }
+        )
 
 
 def _independence_p(table: pd.DataFrame) -> float:
@@ -68,8 +76,13 @@ def test_test_prior_is_as_requested():
 
 @pytest.fixture(scope="module")
 def shifted(tmp_path_factory):
-    options = {**BASE, "n_clips": 700, "protocol": "decorrelated_test", "test_prior": "balanced",
-               "val_protocol": "group_balanced"}
+    options = {
+        **BASE,
+        "n_clips": 700,
+        "protocol": "decorrelated_test",
+        "test_prior": "balanced",
+        "val_protocol": "group_balanced",
+    }
     dataset = build_dataset("synthetic", options, tmp_path_factory.mktemp("cache"))
     dataset.prepare()
     return dataset
@@ -120,10 +133,16 @@ def test_group_balanced_batches_are_balanced_over_the_configured_groups():
 
 
 def test_balance_groups_must_be_groups_of_the_dataset():
-    config = {"experiment": "x", "datasets": [{"name": "synthetic"}],
-              "strategies": [{"name": "erm", "balance": "sample", "balance_groups": "class*scene"}]}
-    with pytest.raises(ConfigError, match=r"balance_groups: 'class\*scene' are not groups of dataset 'synthetic' "
-                                          r"\(allowed: class, source, subject, class\*source, class\*subject\)"):
+    config = {
+        "experiment": "x",
+        "datasets": [{"name": "synthetic"}],
+        "strategies": [{"name": "erm", "balance": "sample", "balance_groups": "class*scene"}],
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"balance_groups: 'class\*scene' are not groups of dataset 'synthetic' "
+        r"\(allowed: class, source, subject, class\*source, class\*subject\)",
+    ):
         parse_config(config)
     config["strategies"][0]["balance_groups"] = "class*source"
     assert parse_config(config).strategies[0].label == "erm+balanced_classxsource"

@@ -30,9 +30,12 @@ def tree(tmp_path_factory):
 def spec(root, epochs=3, **options) -> RunSpec:
     return RunSpec(
         experiment="t",
-        dataset=DatasetSpec(name="dfew", options={"root": str(root), "frames_dir": "all", "frames": 4, "size": 32,
-                                                  **options}),
-        fold=1, seed=0, strategy=StrategySpec(name="erm", variant="erm"),
+        dataset=DatasetSpec(
+            name="dfew", options={"root": str(root), "frames_dir": "all", "frames": 4, "size": 32, **options}
+        ),
+        fold=1,
+        seed=0,
+        strategy=StrategySpec(name="erm", variant="erm"),
         model=ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         training=TrainingSpec(epochs=epochs, batch_size=8, max_steps_per_epoch=3, device="cpu"),
         selection=SelectionSpec(rule="best_val_uar"),

@@ -66,8 +66,9 @@ def test_frames_change_over_time_and_sources_differ(tmp_path):
     clips = ds.load_clips(table).astype(float)
     motion = np.abs(np.diff(clips, axis=1)).mean(axis=(1, 2, 3, 4))
     assert np.median(motion) > 1.0
-    noise = {s: clips[(table["source"] == s).to_numpy()].std(axis=(1, 2, 3, 4)).mean()
-             for s in table["source"].unique()}
+    noise = {
+        s: clips[(table["source"] == s).to_numpy()].std(axis=(1, 2, 3, 4)).mean() for s in table["source"].unique()
+    }
     assert len(noise) >= 3
 
 

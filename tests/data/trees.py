@@ -60,8 +60,14 @@ def n_frames_of(clip_number: int) -> int:
     return 3 + clip_number % 20
 
 
-def dfew_tree(root: Path, keep=lambda i: i % 100 == 1, frames_dir: str = "clip_224x224",
-              spelling: str = "single-labeled", nested: bool = False, write=True) -> set[int]:
+def dfew_tree(
+    root: Path,
+    keep=lambda i: i % 100 == 1,
+    frames_dir: str = "clip_224x224",
+    spelling: str = "single-labeled",
+    nested: bool = False,
+    write=True,
+) -> set[int]:
     """Write a DFEW tree with the real split rows whose id passes ``keep``; return the kept ids."""
     ids: set[int] = set()
     for part in ("train", "test"):

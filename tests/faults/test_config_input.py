@@ -16,18 +16,32 @@ def config(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("item, expected", [
-    ("strategies.5.name=erm",
-     "--set: strategies[5].name: strategies is a list of 1 entries; give an index from 0 to 0"),
-    ("strategies.first.name=erm", "--set: strategies.first.name: strategies is a list of 1 entries"),
-    ("experiment.a=1", "--set: experiment.a: experiment is a value, not a mapping or a list"),
-    ("seeds=[1", "--set: seeds: the value '[1' is not valid YAML"),
-    ("output_dir={tmp}/afile", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
-    ("output_dir={tmp}/afile/results", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
-    ("training.lr=0.1", "--set training.lr=0.1: training.lr: unknown key (allowed: epochs,"),
-    ("selection.rule=bogus", "--set selection.rule=bogus: selection.rule: Input should be 'best_val_uar'"),
-], ids=["index-past-the-end", "name-for-an-index", "into-a-value", "bad-yaml-value", "output-dir-is-a-file",
-        "output-dir-under-a-file", "unknown-key-absent-from-the-file", "bad-value-for-a-section-absent-from-the-file"])
+@pytest.mark.parametrize(
+    "item, expected",
+    [
+        (
+            "strategies.5.name=erm",
+            "--set: strategies[5].name: strategies is a list of 1 entries; give an index from 0 to 0",
+        ),
+        ("strategies.first.name=erm", "--set: strategies.first.name: strategies is a list of 1 entries"),
+        ("experiment.a=1", "--set: experiment.a: experiment is a value, not a mapping or a list"),
+        ("seeds=[1", "--set: seeds: the value '[1' is not valid YAML"),
+        ("output_dir={tmp}/afile", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
+        ("output_dir={tmp}/afile/results", "output_dir: {tmp}/afile is a file; output_dir must be a folder"),
+        ("training.lr=0.1", "--set training.lr=0.1: training.lr: unknown key (allowed: epochs,"),
+        ("selection.rule=bogus", "--set selection.rule=bogus: selection.rule: Input should be 'best_val_uar'"),
+    ],
+    ids=[
+        "index-past-the-end",
+        "name-for-an-index",
+        "into-a-value",
+        "bad-yaml-value",
+        "output-dir-is-a-file",
+        "output-dir-under-a-file",
+        "unknown-key-absent-from-the-file",
+        "bad-value-for-a-section-absent-from-the-file",
+    ],
+)
 def test_bad_overrides_exit_2_with_one_message(config, capsys, item, expected):
     tmp = str(config.parent)
     assert main(["validate", str(config), "--set", item.format(tmp=tmp)]) == 2
@@ -57,11 +71,15 @@ def test_hyperparameters_that_do_not_fit_the_classes_are_refused_before_ray(tmp_
     assert "[dataset synthetic]" in err and not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "c.yaml: <top level>: is a folder, not a YAML file"),
-    ("", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
-    ("- erm\n- groupdro\n", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
-], ids=["a-folder", "empty", "a-list"])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "c.yaml: <top level>: is a folder, not a YAML file"),
+        ("", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
+        ("- erm\n- groupdro\n", "c.yaml: <top level>: the file must hold a mapping of keys to values"),
+    ],
+    ids=["a-folder", "empty", "a-list"],
+)
 def test_a_config_that_is_no_mapping_exits_2(tmp_path, capsys, content, expected):
     path = tmp_path / "c.yaml"
     path.mkdir() if content is None else path.write_text(content)

@@ -12,8 +12,11 @@ def test_a_gpu_the_machine_lacks_is_refused_before_any_trial(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    path = tiny_config(tmp_path, resources={"cpu": 1, "gpu": 1},
-                       training={"epochs": 2, "batch_size": 8, "max_steps_per_epoch": 2, "device": "cuda"})
+    path = tiny_config(
+        tmp_path,
+        resources={"cpu": 1, "gpu": 1},
+        training={"epochs": 2, "batch_size": 8, "max_steps_per_epoch": 2, "device": "cuda"},
+    )
     result = run_cli("run", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     problems = [line for line in result.stderr.splitlines() if line.startswith("  ")]

@@ -11,8 +11,9 @@ from tests.helpers import tiny_config
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
-    path = tiny_config(tmp_path, seeds=[0, 1], training={"epochs": 3, "batch_size": 8, "max_steps_per_epoch": 4,
-                                                          "device": "cpu"})
+    path = tiny_config(
+        tmp_path, seeds=[0, 1], training={"epochs": 3, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"}
+    )
     report = drill(str(path), [], kills=3, seed=3, jitter_s=2.0, settle_s=10.0)
     assert report.problems == []
     assert report.final_exit == 0 and len(report.kills) == 3
@@ -44,8 +45,11 @@ def test_the_reaper_ends_marked_processes_once_its_driver_is_gone_even_late_ones
 
     mark = "reaper-test-mark"
     env = os.environ | {reaper.MARK: mark}
-    sleeper = [sys.executable, "-c",
-               "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"]
+    sleeper = [
+        sys.executable,
+        "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+    ]
     early = subprocess.Popen(sleeper, env=env)  # ignores SIGTERM: needs the SIGKILL
     bystander = subprocess.Popen(sleeper)
     read_end, write_end = os.pipe()

@@ -12,12 +12,19 @@ from hdfbench.testing.fake_results import FakeSpec, make_results
 DAMAGED = "fakeset-f2-s1-same-00000000"
 
 
-@pytest.mark.parametrize("name, content", [
-    ("predictions.parquet", None), ("predictions.parquet", b"PAR1 not really parquet"),
-    ("config.json", b"{not json"), ("done", b""),
-], ids=["predictions-missing", "predictions-garbage", "config-garbage", "done-empty"])
-def test_a_damaged_finished_run_is_named_and_the_rest_is_summarised_and_analysed(tmp_path, caplog, capsys, name,
-                                                                                  content):
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("predictions.parquet", None),
+        ("predictions.parquet", b"PAR1 not really parquet"),
+        ("config.json", b"{not json"),
+        ("done", b""),
+    ],
+    ids=["predictions-missing", "predictions-garbage", "config-garbage", "done-empty"],
+)
+def test_a_damaged_finished_run_is_named_and_the_rest_is_summarised_and_analysed(
+    tmp_path, caplog, capsys, name, content
+):
     path = make_results(tmp_path, FakeSpec(folds=(1, 2), seeds=(0, 1)))
     damaged = path / "runs" / DAMAGED / name
     (path / "summary.csv").unlink()  # derived: rebuilt from the run directories

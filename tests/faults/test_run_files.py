@@ -22,7 +22,9 @@ def spec() -> RunSpec:
     return RunSpec(
         experiment="t",
         dataset=DatasetSpec(name="synthetic", options={"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}),
-        fold=1, seed=0, strategy=StrategySpec(name="erm", variant="erm"),
+        fold=1,
+        seed=0,
+        strategy=StrategySpec(name="erm", variant="erm"),
         model=ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         training=TrainingSpec(epochs=4, batch_size=8, max_steps_per_epoch=3, device="cpu"),
         selection=SelectionSpec(rule="best_val_uar"),

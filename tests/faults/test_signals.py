@@ -35,13 +35,16 @@ def wait_for_partial_sweep(runs_dir, proc, timeout=240):
 @pytest.mark.timeout(900)  # up to 240 s to the partial state, then up to 300 s for the rerun
 def test_kill_minus_9_then_rerun_resumes(tmp_path):
     path = tiny_config(
-        tmp_path, seeds=[0, 1, 2], ray={"max_concurrent_trials": 1},
+        tmp_path,
+        seeds=[0, 1, 2],
+        ray={"max_concurrent_trials": 1},
         training={"epochs": 8, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"},
     )
     command = [sys.executable, "-m", "hdfbench.cli", "run", str(path)]
     runs_dir = tmp_path / "results" / "tiny" / "runs"
-    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         done, mid = wait_for_partial_sweep(runs_dir, proc)
     finally:
@@ -74,12 +77,18 @@ def test_kill_minus_9_then_rerun_resumes(tmp_path):
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_reports_finished_unfinished_and_unstarted_runs(tmp_path, sent):
     path = tiny_config(
-        tmp_path, seeds=[0, 1, 2], ray={"max_concurrent_trials": 1},
+        tmp_path,
+        seeds=[0, 1, 2],
+        ray={"max_concurrent_trials": 1},
         training={"epochs": 6, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"},
     )
     runs_dir = tmp_path / "results" / "tiny" / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "hdfbench.cli", "run", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hdfbench.cli", "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_for_partial_sweep(runs_dir, proc)
     proc.send_signal(sent)  # what Ctrl-C sends, or a scheduler's preemption
     output, _ = proc.communicate(timeout=120)

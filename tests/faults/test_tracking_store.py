@@ -38,8 +38,9 @@ def test_a_finished_run_left_running_in_mlflow_is_completed_by_the_rerun(tmp_pat
     client.update_run(run.info.run_id, status="RUNNING")
     with sqlite3.connect(store) as db:  # as if MLflow never got epoch 1 nor the final metrics
         for table in ("metrics", "latest_metrics"):
-            db.execute(f"DELETE FROM {table} WHERE run_uuid = ? AND (step = 1 OR key LIKE 'final_%')",
-                       (run.info.run_id,))
+            db.execute(
+                f"DELETE FROM {table} WHERE run_uuid = ? AND (step = 1 OR key LIKE 'final_%')", (run.info.run_id,)
+            )
     result = run_cli("run", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 already done, 0 to run" in result.stdout

@@ -8,11 +8,17 @@ from tests.helpers import run_cli, tiny_config
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("setting, expected", [
-    ({"tracking": {"uri": "http://127.0.0.1:9"}}, "cannot reach the MLflow tracking server http://127.0.0.1:9"),
-    ({"ray": {"address": "127.0.0.1:9"}, "tracking": {"enabled": False}},
-     "ray.address 127.0.0.1:9: no Ray head answers there"),
-], ids=["mlflow-server", "ray-head"])
+@pytest.mark.parametrize(
+    "setting, expected",
+    [
+        ({"tracking": {"uri": "http://127.0.0.1:9"}}, "cannot reach the MLflow tracking server http://127.0.0.1:9"),
+        (
+            {"ray": {"address": "127.0.0.1:9"}, "tracking": {"enabled": False}},
+            "ray.address 127.0.0.1:9: no Ray head answers there",
+        ),
+    ],
+    ids=["mlflow-server", "ray-head"],
+)
 def test_an_unreachable_service_fails_fast_with_one_line(tmp_path, setting, expected):
     path = tiny_config(tmp_path, **setting)
     start = time.monotonic()

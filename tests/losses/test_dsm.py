@@ -193,7 +193,8 @@ def test_ib_weight_sign():
         loss = dsm_loss(feats, labels, variant=variant, ib_weight=0.7)
         assert loss.item() == pytest.approx(t["contrastive"].item() + sign * 0.7 * t["ib"].item(), rel=1e-12)
         assert dsm_loss(feats, labels, variant=variant, ib_weight=0.0).item() == pytest.approx(
-            t["contrastive"].item(), rel=1e-12)
+            t["contrastive"].item(), rel=1e-12
+        )
 
 
 def test_input_validation():

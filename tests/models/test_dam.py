@@ -16,8 +16,12 @@ def test_dct_bank_is_orthonormal_and_matches_the_formula():
     assert torch.allclose(flat @ flat.T, torch.eye(49, dtype=torch.float64), atol=1e-6)
     assert torch.allclose(bank[0], torch.full((7, 7), 1 / 7, dtype=torch.float64), atol=1e-7)
     a, b, i, j = 2, 3, 4, 1  # filter k = 7a + b: b vertical (rows), a horizontal (columns)
-    expected = (math.sqrt(2 / 7) * math.cos(math.pi * b * (i + 0.5) / 7)
-                * math.sqrt(2 / 7) * math.cos(math.pi * a * (j + 0.5) / 7))
+    expected = (
+        math.sqrt(2 / 7)
+        * math.cos(math.pi * b * (i + 0.5) / 7)
+        * math.sqrt(2 / 7)
+        * math.cos(math.pi * a * (j + 0.5) / 7)
+    )
     assert bank[7 * a + b, i, j].item() == pytest.approx(expected, abs=1e-6)
     # k = 1 varies down the rows only: c_1 cos(π/14) · c_0 at (0, 0), constant along a row
     assert bank[1, 0, 0].item() == pytest.approx(math.sqrt(2 / 7) * math.cos(math.pi / 14) / math.sqrt(7), abs=1e-7)
@@ -96,7 +100,7 @@ def reference_dam(dam: DAM, x_time_first: torch.Tensor) -> torch.Tensor:
                 r[b, t, k] = torch.sigmoid(rf.gamma[t, k] * fused + rf.delta[t, k] * d - diff)
     r = torch.einsum("bts,ut->bus", r, tg.fc_t.weight)
     w, b = tg.qkv.weight, tg.qkv.bias  # rows: Q, then K, then V (each a Linear(S, S))
-    q, k, v = (r @ w[i * s:(i + 1) * s].T + b[i * s:(i + 1) * s] for i in range(3))
+    q, k, v = (r @ w[i * s : (i + 1) * s].T + b[i * s : (i + 1) * s] for i in range(3))
     attention = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(s), dim=-1)
     gate = torch.sigmoid((attention @ v).mean(-1))
     x_t = x * gate[:, :, None, None, None] + x

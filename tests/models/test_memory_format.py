@@ -36,8 +36,13 @@ def test_probe_reports_a_layout_whose_gradients_differ(monkeypatch):
 
 def test_probe_reports_nan_gradients(monkeypatch):
     real = memory_format._stem_gradients
-    monkeypatch.setattr(memory_format, "_stem_gradients", lambda device_type, dtype, channels_last: [
-        g * float("nan") if channels_last else g for g in real(device_type, dtype, channels_last)])
+    monkeypatch.setattr(
+        memory_format,
+        "_stem_gradients",
+        lambda device_type, dtype, channels_last: [
+            g * float("nan") if channels_last else g for g in real(device_type, dtype, channels_last)
+        ],
+    )
     assert "conv_xy" in channels_last_problem("cpu", None)
 
 
@@ -47,8 +52,7 @@ def test_strategy_uses_channels_last_only_where_the_probe_passes(monkeypatch, ca
 
     monkeypatch.setattr(base, "channels_last_problem", lambda device_type, dtype: problem)
     model = build_backbone("x3d_tiny", 3, frames=4, size=32, options={"head_dim_out": 16})
-    task = TaskInfo(num_classes=3, class_counts=(4, 4, 4), group_counts={}, class_names=("a", "b", "c"),
-                    group_names={})
+    task = TaskInfo(num_classes=3, class_counts=(4, 4, 4), group_counts={}, class_names=("a", "b", "c"), group_names={})
     strategy = STRATEGIES.get("erm")(model, STRATEGIES.get("erm").Hparams(), task, OptimizerSpec(), "none")
     with caplog.at_level(logging.WARNING, logger="hdfbench.strategies.base"):
         strategy.configure_compute("cpu", torch.bfloat16, channels_last=True)

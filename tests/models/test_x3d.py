@@ -49,8 +49,9 @@ print(head.RoIAlign.__module__, sorted(m for m in sys.modules if m.partition("."
 
 def test_without_torchvision_the_shim_leaves_no_fake_torchvision_behind():
     # a fresh interpreter: in this one pytorchvideo may be imported already, or the real torchvision installed
-    result = subprocess.run([sys.executable, "-c", WITHOUT_TORCHVISION], cwd=REPO, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCHVISION], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["hdfbench.models.pytorchvideo_compat", "[]"]  # the placeholder served, then left
 

@@ -94,8 +94,11 @@ class NeverLearns(Strategy):
 
 def test_check_strategy_passes_a_sound_strategy_and_names_each_broken_promise():
     check_strategy(STRATEGIES.get("erm"))
-    with pytest.raises(StrategyContractError, match=r"ForgetsItsState: after loading a checkpoint \(first_stage, "
-                                                    r"balance none\) the next step logged loss="):
+    with pytest.raises(
+        StrategyContractError,
+        match=r"ForgetsItsState: after loading a checkpoint \(first_stage, "
+        r"balance none\) the next step logged loss=",
+    ):
         check_strategy(ForgetsItsState)
     with pytest.raises(StrategyContractError, match="NeverLearns: the loss did not decrease"):
         check_strategy(NeverLearns)

@@ -29,12 +29,13 @@ def test_focal_with_gamma_zero_is_cross_entropy():
     assert focal_loss(LOGITS, TARGETS, gamma=0.0) == pytest.approx(float(F.cross_entropy(LOGITS, TARGETS)))
     alpha = torch.tensor([1.0, 2.0, 0.5])
     assert focal_loss(LOGITS, TARGETS, gamma=0.0, alpha=alpha) == pytest.approx(
-        float(F.cross_entropy(LOGITS, TARGETS, weight=alpha)))
+        float(F.cross_entropy(LOGITS, TARGETS, weight=alpha))
+    )
 
 
 def test_focal_by_hand():
     p = F.softmax(LOGITS, -1)[torch.arange(4), TARGETS]
-    expected = float((-(1 - p) ** 2 * p.log()).mean())
+    expected = float((-((1 - p) ** 2) * p.log()).mean())
     assert focal_loss(LOGITS, TARGETS, gamma=2.0) == pytest.approx(expected)
     assert focal_loss(LOGITS, TARGETS, gamma=2.0, reduction="none").shape == (4,)
 
@@ -74,11 +75,12 @@ def test_imbalance_losses_by_hand():
     w = class_balanced_weights([10, 5, 0])
     assert w.tolist() == pytest.approx([2 / 3, 4 / 3, 0.0])
     margins = ldam_margins([100, 10, 1], max_margin=0.5)
-    assert margins.tolist() == pytest.approx([0.5 * 100 ** -0.25, 0.5 * 10 ** -0.25, 0.5])
+    assert margins.tolist() == pytest.approx([0.5 * 100**-0.25, 0.5 * 10**-0.25, 0.5])
     shifted = LOGITS.clone()
     shifted[torch.arange(4), TARGETS] -= margins[TARGETS]
     assert float(ldam_loss(LOGITS, TARGETS, margins, scale=2.0)) == pytest.approx(
-        float(F.cross_entropy(2.0 * shifted, TARGETS)))
+        float(F.cross_entropy(2.0 * shifted, TARGETS))
+    )
 
 
 def test_sam_perturbation_and_exact_restore_by_hand():
@@ -190,7 +192,8 @@ def test_logit_adjustment_offsets_follow_the_reference_with_an_absent_class():
     assert float(logit_adjustments(counts)[1]) == pytest.approx(-27.631, abs=1e-3)  # not log(1/16) = −2.77
     offsets = logit_adjustments([5, 3, 2])
     assert float(logit_adjusted_loss(LOGITS, TARGETS, offsets)) == pytest.approx(
-        float(F.cross_entropy(LOGITS + torch.tensor([0.5, 0.3, 0.2]).log(), TARGETS)), rel=1e-6)
+        float(F.cross_entropy(LOGITS + torch.tensor([0.5, 0.3, 0.2]).log(), TARGETS)), rel=1e-6
+    )
 
 
 def test_effective_number_weights_by_hand():
@@ -206,12 +209,23 @@ def _chi_square_brute_force(losses: np.ndarray, rho: float) -> np.ndarray:
     from scipy.optimize import minimize
 
     m = len(losses)
-    constraints = [{"type": "eq", "fun": lambda p: p.sum() - 1},
-                   {"type": "ineq", "fun": lambda p: rho - 0.5 * np.mean((m * p - 1) ** 2)}]
+    constraints = [
+        {"type": "eq", "fun": lambda p: p.sum() - 1},
+        {"type": "ineq", "fun": lambda p: rho - 0.5 * np.mean((m * p - 1) ** 2)},
+    ]
     starts = np.random.default_rng(0).dirichlet(np.ones(m), size=5)
-    results = [minimize(lambda p: -p @ losses, start, jac=lambda p: -losses, bounds=[(0, 1)] * m,
-                        constraints=constraints, method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
-               for start in starts]
+    results = [
+        minimize(
+            lambda p: -p @ losses,
+            start,
+            jac=lambda p: -losses,
+            bounds=[(0, 1)] * m,
+            constraints=constraints,
+            method="SLSQP",
+            options={"ftol": 1e-15, "maxiter": 1000},
+        )
+        for start in starts
+    ]
     return min(results, key=lambda r: r.fun).x
 
 
@@ -230,8 +244,12 @@ def _chi_square_by_its_dual(losses: np.ndarray, rho: float) -> float:
     from scipy.optimize import minimize_scalar
 
     scale = np.sqrt((1 + 2 * rho) / len(losses))
-    dual = minimize_scalar(lambda eta: eta + scale * np.linalg.norm(np.maximum(losses - eta, 0)),
-                           bounds=(losses.min() - 50, losses.max()), method="bounded", options={"xatol": 1e-12})
+    dual = minimize_scalar(
+        lambda eta: eta + scale * np.linalg.norm(np.maximum(losses - eta, 0)),
+        bounds=(losses.min() - 50, losses.max()),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     return float(dual.fun)
 
 

@@ -32,12 +32,15 @@ def test_full_model_has_dam_sam_and_both_losses():
     assert (logs["lambda_ce"], logs["lambda_sc"]) == pytest.approx(adaptive_loss_weights(1.0, 10.0, 0.1))
 
 
-@pytest.mark.parametrize("switch, check", [
-    ("dam", lambda s, logs: all(isinstance(m, nn.Identity) for m in s.model.after_stage)),
-    ("sam", lambda s, logs: not isinstance(s.optimizer, SAM) and "sam_loss" not in logs),
-    ("dsm", lambda s, logs: logs["lambda_sc"] == 0.0 and "dsm" not in logs),
-    ("adaptive_scaling", lambda s, logs: (logs["lambda_ce"], logs["lambda_sc"]) == RELEASED_FIXED_WEIGHTS),
-])
+@pytest.mark.parametrize(
+    "switch, check",
+    [
+        ("dam", lambda s, logs: all(isinstance(m, nn.Identity) for m in s.model.after_stage)),
+        ("sam", lambda s, logs: not isinstance(s.optimizer, SAM) and "sam_loss" not in logs),
+        ("dsm", lambda s, logs: logs["lambda_sc"] == 0.0 and "dsm" not in logs),
+        ("adaptive_scaling", lambda s, logs: (logs["lambda_ce"], logs["lambda_sc"]) == RELEASED_FIXED_WEIGHTS),
+    ],
+)
 def test_each_ablation_switch_removes_exactly_its_part(switch, check):
     strategy = make(**{switch: False})
     logs = strategy.training_step(learnable_batches(1)[0])
@@ -80,5 +83,4 @@ def test_dsm_feature_point_is_an_option_that_reaches_the_backbone():
     assert strategy.model.feature_point == "before_dropout"
     assert "dsm" in strategy.training_step(learnable_batches(1)[0])
     with pytest.raises(ValueError, match="needs an X3D backbone"):
-        HDF(nn.Linear(2, 2), HDF.Hparams(dam=False, dsm={"features": "before_dropout"}), TASK,
-            OptimizerSpec(lr=1e-3))
+        HDF(nn.Linear(2, 2), HDF.Hparams(dam=False, dsm={"features": "before_dropout"}), TASK, OptimizerSpec(lr=1e-3))

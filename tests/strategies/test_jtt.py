@@ -52,7 +52,9 @@ def spec(epochs=4, **hparams) -> RunSpec:
     return RunSpec(
         experiment="t",
         dataset=DatasetSpec(name="synthetic", options={"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}),
-        fold=1, seed=0, strategy=StrategySpec(name="jtt", hparams={"identification_epochs": 2, **hparams}),
+        fold=1,
+        seed=0,
+        strategy=StrategySpec(name="jtt", hparams={"identification_epochs": 2, **hparams}),
         model=ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         training=TrainingSpec(epochs=epochs, batch_size=8, max_steps_per_epoch=3, device="cpu"),
         selection=SelectionSpec(rule="best_val_uar"),
@@ -96,8 +98,12 @@ def test_resume_after_kill_minus_9_equals_the_uninterrupted_run(tmp_path, epoch)
     expected = train(spec(), straight)
     path = tmp_path / "spec.json"
     path.write_text(spec().model_dump_json())
-    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH, str(path), str(tmp_path / "killed"), str(epoch)],
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_EPOCH, str(path), str(tmp_path / "killed"), str(epoch)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -9, killed.stderr
     resumed = RunDir(tmp_path / "killed")
     assert resumed.checkpoint.exists() and not resumed.is_done

@@ -28,8 +28,11 @@ import pytest
 BIN = Path(sys.executable).parent
 HEAD_PORT = 6379
 #: Lost nodes are noticed within seconds instead of the default half minute.
-FAST_HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
-                      "health_check_timeout_ms": 500}
+FAST_HEALTH_CHECKS = {
+    "health_check_period_ms": 500,
+    "health_check_failure_threshold": 3,
+    "health_check_timeout_ms": 500,
+}
 
 
 def require_namespaces() -> None:
@@ -46,8 +49,9 @@ class LocalCluster:
         require_namespaces()
         self.workdir = workdir
         self.temp = Path(tempfile.mkdtemp(prefix="hdfb-ray-"))  # short: Ray's socket paths have a length limit
-        self.holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep 100000"],
-                                       start_new_session=True)
+        self.holder = subprocess.Popen(
+            ["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep 100000"], start_new_session=True
+        )
         self.nodes: dict[str, subprocess.Popen] = {}
         self.others: list[subprocess.Popen] = []
         self._wait_for_loopback()
@@ -73,33 +77,61 @@ class LocalCluster:
     def add_node(self, name: str, cpus: float, gpus: int = 0, private: tuple[Path, ...] = ()) -> None:
         """Start node ``name`` (the head first), with tmpfs mounted over each ``private`` folder."""
         head = not self.nodes
-        ray = [str(BIN / "ray"), "start", "--block", "--node-ip-address=127.0.0.1", f"--node-name={name}",
-               f"--num-cpus={cpus:g}", f"--num-gpus={gpus}", f"--temp-dir={self.temp / name}"]
+        ray = [
+            str(BIN / "ray"),
+            "start",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--node-name={name}",
+            f"--num-cpus={cpus:g}",
+            f"--num-gpus={gpus}",
+            f"--temp-dir={self.temp / name}",
+        ]
         if head:
-            ray += ["--head", f"--port={HEAD_PORT}", "--include-dashboard=false",
-                    f"--system-config={json.dumps(FAST_HEALTH_CHECKS)}"]
+            ray += [
+                "--head",
+                f"--port={HEAD_PORT}",
+                "--include-dashboard=false",
+                f"--system-config={json.dumps(FAST_HEALTH_CHECKS)}",
+            ]
         else:
             ray += [f"--address={self.address}"]
         mounts = "".join(f"mount -t tmpfs tmpfs {shlex.quote(str(p))} && " for p in private)
         for folder in private:
             folder.mkdir(parents=True, exist_ok=True)
-        node = ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
-                "sh", "-c", f"{mounts}exec {shlex.join(ray)}"]
+        node = [
+            "unshare",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f"{mounts}exec {shlex.join(ray)}",
+        ]
         log = (self.workdir / f"node-{name}.log").open("w")
-        self.nodes[name] = subprocess.Popen(self.netns(node), stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, env=os.environ.copy())
+        self.nodes[name] = subprocess.Popen(
+            self.netns(node), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+        )
 
     def python(self, code: str, *args: str, timeout: float = 120) -> str:
         """Run Python ``code`` inside the namespace (with ``args`` as sys.argv[1:]); return its stdout."""
-        result = subprocess.run(self.netns([sys.executable, "-c", textwrap.dedent(code), *args]),
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            self.netns([sys.executable, "-c", textwrap.dedent(code), *args]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"script failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
     def wait_for_nodes(self, count: int, timeout: float = 120) -> dict[str, str]:
         """Wait until ``count`` nodes are alive; return node name → Ray node id."""
-        out = self.python("""
+        out = self.python(
+            """
             import json, sys, time, ray
             ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             deadline = time.time() + float(sys.argv[3])
@@ -109,7 +141,12 @@ class LocalCluster:
                     break
                 time.sleep(0.5)
             print(json.dumps(alive))
-        """, self.address, str(count), str(timeout), timeout=timeout + 60)
+        """,
+            self.address,
+            str(count),
+            str(timeout),
+            timeout=timeout + 60,
+        )
         alive = json.loads(out.strip().splitlines()[-1])
         if len(alive) != count:
             logs = "\n".join(p.read_text()[-2000:] for p in self.workdir.glob("node-*.log"))
@@ -124,8 +161,13 @@ class LocalCluster:
 
     def start(self, command: list[str], log: Path) -> subprocess.Popen:
         """Start ``command`` inside the namespace in the background (stopped with the cluster)."""
-        process = subprocess.Popen(self.netns(command), stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=os.environ.copy())
+        process = subprocess.Popen(
+            self.netns(command),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
         self.others.append(process)
         return process
 
@@ -147,12 +189,24 @@ class LocalCluster:
 
 def start_mlflow_server(cluster: LocalCluster, workdir: Path, port: int = 5055, timeout: float = 90) -> str:
     """Start a real `mlflow server` (sqlite backend) inside the cluster's namespace; return its URI."""
-    command = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
-               "--artifacts-destination", str(workdir / "server-artifacts"),
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'server.db'}",
+        "--artifacts-destination",
+        str(workdir / "server-artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     cluster.start(command, workdir / "mlflow-server.log")
     uri = f"http://127.0.0.1:{port}"
-    cluster.python("""
+    cluster.python(
+        """
         import sys, time, urllib.request
         deadline = time.time() + float(sys.argv[2])
         while True:
@@ -163,13 +217,18 @@ def start_mlflow_server(cluster: LocalCluster, workdir: Path, port: int = 5055, 
                 if time.time() > deadline:
                     raise
                 time.sleep(0.5)
-    """, uri, str(timeout), timeout=timeout + 30)
+    """,
+        uri,
+        str(timeout),
+        timeout=timeout + 30,
+    )
     return uri
 
 
 def mlflow_runs(cluster: LocalCluster, uri: str, experiment: str) -> list[dict]:
     """Return the MLflow runs of ``experiment`` (status, tags, logged epoch steps), read inside the namespace."""
-    out = cluster.python("""
+    out = cluster.python(
+        """
         import json, sys
         from mlflow import MlflowClient
         client = MlflowClient(tracking_uri=sys.argv[1])
@@ -178,6 +237,8 @@ def mlflow_runs(cluster: LocalCluster, uri: str, experiment: str) -> list[dict]:
         print(json.dumps([{"status": r.info.status, "tags": r.data.tags,
                            "epochs": sorted(m.step for m in client.get_metric_history(r.info.run_id, "epoch"))}
                           for r in runs]))
-    """, uri, experiment)
+    """,
+        uri,
+        experiment,
+    )
     return json.loads(out.strip().splitlines()[-1])
-

@@ -29,8 +29,13 @@ def cluster(tmp_path):
 
 def hdfbench(cluster: LocalCluster, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the hdfbench command line inside the cluster's namespace (where its head is 127.0.0.1)."""
-    return subprocess.run(cluster.netns([sys.executable, "-m", "hdfbench.cli", *args]), capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        cluster.netns([sys.executable, "-m", "hdfbench.cli", *args]),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def run_dirs(tmp_path: Path, experiment: str = "tiny") -> list[Path]:
@@ -38,16 +43,24 @@ def run_dirs(tmp_path: Path, experiment: str = "tiny") -> list[Path]:
     return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.exists() else []
 
 
-def wait_for_run_on(tmp_path: Path, experiment: str, node_id: str, process: subprocess.Popen,
-                    timeout: float = 300) -> Path:
+def wait_for_run_on(
+    tmp_path: Path, experiment: str, node_id: str, process: subprocess.Popen, timeout: float = 300
+) -> Path:
     """Return a run directory whose trial runs on ``node_id`` once it has checkpointed an epoch."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for run in run_dirs(tmp_path, experiment):
-            attempts = [json.loads(x) for x in (run / "attempts.jsonl").read_text().splitlines()] \
-                if (run / "attempts.jsonl").exists() else []
-            if attempts and attempts[-1]["node_id"] == node_id and (run / "checkpoint.pt").exists() \
-                    and not (run / "done").exists():
+            attempts = (
+                [json.loads(x) for x in (run / "attempts.jsonl").read_text().splitlines()]
+                if (run / "attempts.jsonl").exists()
+                else []
+            )
+            if (
+                attempts
+                and attempts[-1]["node_id"] == node_id
+                and (run / "checkpoint.pt").exists()
+                and not (run / "done").exists()
+            ):
                 return run
         if process.poll() is not None:
             pytest.fail(f"the sweep ended first:\n{process.stdout.read()}")
@@ -89,10 +102,20 @@ def test_a_two_node_sweep_runs_everywhere_and_survives_a_lost_node(cluster, tmp_
 
     # 2. the worker is lost while a trial trains on it
     training = {"epochs": 8, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu"}
-    command = [sys.executable, "-m", "hdfbench.cli", "run", str(path), "--set", "experiment=lost",
-               "--set", f"training={json.dumps(training)}"]
-    process = subprocess.Popen(cluster.netns(command), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "hdfbench.cli",
+        "run",
+        str(path),
+        "--set",
+        "experiment=lost",
+        "--set",
+        f"training={json.dumps(training)}",
+    ]
+    process = subprocess.Popen(
+        cluster.netns(command), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lost = wait_for_run_on(tmp_path, "lost", nodes["worker"], process)
     cluster.kill_node("worker")
     output, _ = process.communicate(timeout=600)
@@ -124,8 +147,10 @@ def test_preflight_stops_a_sweep_when_a_node_cannot_see_output_dir(cluster, tmp_
 
     unshipped = hdfbench(cluster, "cluster", "check", str(path), "--set", "ray.ship_code=false")
     assert unshipped.returncode == 2, unshipped.stdout + unshipped.stderr
-    assert (f"node worker ({nodes['worker'][:8]}): cannot run hdfbench there (ModuleNotFoundError: No module named "
-            "'hdfbench") in unshipped.stderr  # a node without the package, which is not shipped
+    assert (
+        f"node worker ({nodes['worker'][:8]}): cannot run hdfbench there (ModuleNotFoundError: No module named "
+        "'hdfbench"
+    ) in unshipped.stderr  # a node without the package, which is not shipped
 
     check = hdfbench(cluster, "cluster", "check", str(path))
     assert check.returncode == 2, check.stdout + check.stderr
@@ -143,8 +168,14 @@ def test_logical_gpus_are_shared_checked_and_sized_at_preflight(cluster, tmp_pat
     cluster.wait_for_nodes(1)
     ray = {"address": cluster.address}
     training = {"epochs": 3, "batch_size": 8, "max_steps_per_epoch": 3, "device": "cpu"}
-    path = tiny_config(tmp_path, strategies=STRATEGIES, ray=ray, tracking={"enabled": False},
-                       resources={"cpu": 1, "gpu": 0.5}, training=training)
+    path = tiny_config(
+        tmp_path,
+        strategies=STRATEGIES,
+        ray=ray,
+        tracking={"enabled": False},
+        resources={"cpu": 1, "gpu": 0.5},
+        training=training,
+    )
     result = hdfbench(cluster, "run", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     spans = []

@@ -9,9 +9,15 @@ from tests.helpers import run_cli, tiny_config
 
 @pytest.mark.slow
 def test_own_failures_are_not_retried(tmp_path):
-    path = tiny_config(tmp_path, strategies=[{"name": "tests.sweep.failing:NaNLoss", "variant": "nan"},
-                                             {"name": "tests.sweep.failing:Bug", "variant": "bug"},
-                                             {"name": "erm"}], ray={"max_failures": 2})
+    path = tiny_config(
+        tmp_path,
+        strategies=[
+            {"name": "tests.sweep.failing:NaNLoss", "variant": "nan"},
+            {"name": "tests.sweep.failing:Bug", "variant": "bug"},
+            {"name": "erm"},
+        ],
+        ray={"max_failures": 2},
+    )
     result = run_cli("run", str(path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 runs finished" in result.stdout and "retried" not in result.stdout
@@ -30,6 +36,8 @@ def test_own_failures_are_not_retried(tmp_path):
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
-    statuses = {r.data.tags["variant"]: r.info.status
-                for r in client.search_runs([client.get_experiment_by_name("tiny").experiment_id])}
+    statuses = {
+        r.data.tags["variant"]: r.info.status
+        for r in client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    }
     assert statuses == {"nan": "FAILED", "bug": "FAILED", "erm": "FINISHED"}

@@ -27,10 +27,24 @@ def mlflow_server(tmp_path):
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     mlflow = Path(sys.executable).with_name("mlflow")
     proc = subprocess.Popen(
-        [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+        [
+            str(mlflow),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -52,8 +66,15 @@ def mlflow_server(tmp_path):
 def test_smoke_sweep_logs_to_a_real_mlflow_server(mlflow_server, tmp_path):
     from mlflow import MlflowClient
 
-    result = run_cli("run", str(EXPERIMENTS / "quickstart.yaml"), "--smoke",
-                     "--set", f"output_dir={tmp_path / 'results'}", "--set", f"tracking.uri={mlflow_server}")
+    result = run_cli(
+        "run",
+        str(EXPERIMENTS / "quickstart.yaml"),
+        "--smoke",
+        "--set",
+        f"output_dir={tmp_path / 'results'}",
+        "--set",
+        f"tracking.uri={mlflow_server}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "warning" not in result.stderr.lower()
 
@@ -68,7 +89,10 @@ def test_smoke_sweep_logs_to_a_real_mlflow_server(mlflow_server, tmp_path):
         assert run.info.status == "FINISHED"
         assert run.data.tags["sweep_id"] == sweep["sweep_id"]
         assert [run.data.tags[k] for k in ("dataset", "strategy", "variant")] == [
-            "synthetic", row["strategy"], row["variant"]]
+            "synthetic",
+            row["strategy"],
+            row["variant"],
+        ]
         assert run.data.params["training.epochs"] == "2" and run.data.params["strategy.name"] == row["strategy"]
         history = client.get_metric_history(run.info.run_id, "val_uar")
         assert [m.step for m in history] == [0, 1]

@@ -14,18 +14,28 @@ def test_a_trial_must_fit_on_one_node():
     assert "no node can run a trial needing resources.cpu 1 and resources.gpu 2" in problem
     assert "node gpu-1 (bbbbbbbb) has 8 CPU, 1 GPU" in problem
     assert resource_problems([HEAD, GPU], cpu=10, gpu=0)  # CPUs count too
-    assert resource_problems([], cpu=1, gpu=0) == ["cluster: no node can run a trial needing resources.cpu 1 and "
-                                                   "resources.gpu 0 (no alive node); lower resources or add nodes"]
+    assert resource_problems([], cpu=1, gpu=0) == [
+        "cluster: no node can run a trial needing resources.cpu 1 and "
+        "resources.gpu 0 (no alive node); lower resources or add nodes"
+    ]
 
 
 def test_nodes_are_compared_with_the_driver():
-    versions = {"hdfbench": "0.1.0", "hdfbench_source": "abc", "python": "3.11", "torch": "2.13.0", "ray": "2.60.0",
-                "numpy": "2.4.6"}
+    versions = {
+        "hdfbench": "0.1.0",
+        "hdfbench_source": "abc",
+        "python": "3.11",
+        "torch": "2.13.0",
+        "ray": "2.60.0",
+        "numpy": "2.4.6",
+    }
     driver = {"versions": versions, "datasets": {"dfew": {"listed": 10, "found": 10, "frames": 160}}}
     same = {"versions": dict(versions, numpy="2.3.0"), "datasets": driver["datasets"]}
     assert compare(driver, same) == []  # numpy is reported, not required equal
-    other = {"versions": dict(versions, hdfbench_source="def", torch="2.11.0"),
-             "datasets": {"dfew": {"listed": 10, "found": 9, "frames": 144}}}
+    other = {
+        "versions": dict(versions, hdfbench_source="def", torch="2.11.0"),
+        "datasets": {"dfew": {"listed": 10, "found": 9, "frames": 144}},
+    }
     problems = compare(driver, other)
     assert problems[0].startswith("runs hdfbench_source def, the driver abc (ship the code")
     assert problems[1] == "runs torch 2.11.0, the driver 2.13.0"

@@ -8,14 +8,20 @@ import pytest
 from hdfbench.config import ConfigError, load_config
 from tests.helpers import run_cli, tiny_config
 
-SPACE = {"label_smoothing": {"low": 0.0, "high": 0.3},
-         "training.optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}
+SPACE = {
+    "label_smoothing": {"low": 0.0, "high": 0.3},
+    "training.optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True},
+}
 
 
 @pytest.mark.slow
 def test_search_then_grid_with_the_best_params(tmp_path):
-    path = tiny_config(tmp_path, seeds=[0, 1], tracking={"enabled": False},
-                       strategies=[{"name": "erm", "search": {"n_trials": 3, "space": SPACE}}])
+    path = tiny_config(
+        tmp_path,
+        seeds=[0, 1],
+        tracking={"enabled": False},
+        strategies=[{"name": "erm", "search": {"n_trials": 3, "space": SPACE}}],
+    )
     first = run_cli("run", str(path))
     assert first.returncode == 0, first.stdout + first.stderr
     search_dir = tmp_path / "results" / "tiny" / "hpo" / "synthetic-erm"
@@ -40,11 +46,22 @@ def test_search_then_grid_with_the_best_params(tmp_path):
 
 
 def test_search_space_names_are_checked(tmp_path):
-    path = tiny_config(tmp_path, strategies=[{"name": "erm", "search": {
-        "n_trials": 2, "space": {"gamma": {"low": 0, "high": 1}, "label_smoothing": {"low": 1, "high": 0}}}}])
+    path = tiny_config(
+        tmp_path,
+        strategies=[
+            {
+                "name": "erm",
+                "search": {
+                    "n_trials": 2,
+                    "space": {"gamma": {"low": 0, "high": 1}, "label_smoothing": {"low": 1, "high": 0}},
+                },
+            }
+        ],
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert ("strategies[0].search.space.gamma: cannot search 'gamma' (allowed: label_smoothing, "
-            "training.optimizer.lr") in message
+    assert (
+        "strategies[0].search.space.gamma: cannot search 'gamma' (allowed: label_smoothing, training.optimizer.lr"
+    ) in message
     assert "strategies[0].search.space.label_smoothing: Value error, type 'float' needs low < high" in message

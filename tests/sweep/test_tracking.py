@@ -82,8 +82,10 @@ def test_reconcile_marks_dead_trials_and_leaves_finished_runs(tmp_path, store):
         client, run_id, _ = history(uri, run)
         info = client.get_run(run_id)
         statuses[name] = (info.info.status, info.data.tags["hdfbench.failure"])
-    assert statuses == {"lost": ("KILLED", "the sweep ended before this run finished"),
-                        "broken": ("FAILED", "ValueError: bad")}
+    assert statuses == {
+        "lost": ("KILLED", "the sweep ended before this run finished"),
+        "broken": ("FAILED", "ValueError: bad"),
+    }
 
 
 def test_group_weight_and_worst_group_names_reach_mlflow(tmp_path, store):
@@ -91,8 +93,9 @@ def test_group_weight_and_worst_group_names_reach_mlflow(tmp_path, store):
     run = run_dir(tmp_path, "g", epochs=1)
     mirror = MlflowMirror(uri, experiment, run, {"run_id": "g"})
     mirror.start({})
-    mirror.log_metrics({"epoch": 0, "q/Happy|cctv": 0.25, "val_worst_group_acc_class_x_source": 0.5,
-                        "odd*name?": 1.0}, step=0)
+    mirror.log_metrics(
+        {"epoch": 0, "q/Happy|cctv": 0.25, "val_worst_group_acc_class_x_source": 0.5, "odd*name?": 1.0}, step=0
+    )
     assert not (run.path / "mlflow_error.txt").exists()
     client, run_id, _ = history(uri, run)
     logged = client.get_run(run_id).data.metrics

@@ -9,10 +9,15 @@ CPU_ONLY = cuda_problem() is not None
 
 
 @pytest.mark.skipif(not CPU_ONLY, reason="checks the behaviour without CUDA")
-@pytest.mark.parametrize("requested, gpu_ids, expected", [
-    ("cpu", None, "cpu"), ("cpu", ["0"], "cpu"),  # a trial may hold a GPU and train on the CPU on purpose
-    ("auto", None, "cpu"), ("auto", [], "cpu"),
-])
+@pytest.mark.parametrize(
+    "requested, gpu_ids, expected",
+    [
+        ("cpu", None, "cpu"),
+        ("cpu", ["0"], "cpu"),  # a trial may hold a GPU and train on the CPU on purpose
+        ("auto", None, "cpu"),
+        ("auto", [], "cpu"),
+    ],
+)
 def test_devices_without_cuda(requested, gpu_ids, expected):
     assert resolve_device(requested, gpu_ids).type == expected
 

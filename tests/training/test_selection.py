@@ -14,11 +14,14 @@ def test_every_rule_the_schema_accepts_has_a_metric_and_no_other():
         assert SelectionSpec(rule=rule).rule == rule
 
 
-@pytest.mark.parametrize("rule, records, expected", [
-    ("best_val_uar", [{"epoch": 0, "val_uar": 0.5}, {"epoch": 1, "val_uar": 0.5}], 0),  # ties keep the earlier
-    ("best_val_war", [{"epoch": 0, "val_war": 0.4}, {"epoch": 1, "val_war": 0.6}], 1),
-    ("last_epoch", [{"epoch": 0}, {"epoch": 1}, {"epoch": 2}], 2),
-])
+@pytest.mark.parametrize(
+    "rule, records, expected",
+    [
+        ("best_val_uar", [{"epoch": 0, "val_uar": 0.5}, {"epoch": 1, "val_uar": 0.5}], 0),  # ties keep the earlier
+        ("best_val_war", [{"epoch": 0, "val_war": 0.4}, {"epoch": 1, "val_war": 0.6}], 1),
+        ("last_epoch", [{"epoch": 0}, {"epoch": 1}, {"epoch": 2}], 2),
+    ],
+)
 def test_the_selected_epoch(rule, records, expected):
     best_score, best_epoch = None, None
     for record in records:

@@ -17,7 +17,9 @@ def spec(seed=0, epochs=3, rule="best_val_uar") -> RunSpec:
     return RunSpec(
         experiment="t",
         dataset=DatasetSpec(name="synthetic", options={"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}),
-        fold=1, seed=seed, strategy=StrategySpec(name="erm", variant="erm"),
+        fold=1,
+        seed=seed,
+        strategy=StrategySpec(name="erm", variant="erm"),
         model=ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
         training=TrainingSpec(epochs=epochs, batch_size=8, max_steps_per_epoch=3, device="cpu"),
         selection=SelectionSpec(rule=rule),
@@ -117,9 +119,12 @@ def test_training_groups_come_from_the_training_split_only(tmp_path):
     # leave_source_out: fold 1 tests on the first source alone, which training never sees
     base = spec()
     options = {**base.dataset.options, "protocol": "leave_source_out", "n_sources": 3}
-    held_out = spec().model_copy(update={
-        "dataset": DatasetSpec(name="synthetic", options=options),
-        "strategy": StrategySpec(name="groupdro", variant="g", hparams={"groups": "source"})})
+    held_out = spec().model_copy(
+        update={
+            "dataset": DatasetSpec(name="synthetic", options=options),
+            "strategy": StrategySpec(name="groupdro", variant="g", hparams={"groups": "source"}),
+        }
+    )
     trainer = Trainer(held_out, RunDir(tmp_path / "run"))
     trainer._build()
     test_sources = set(trainer.splits.test["source"])
