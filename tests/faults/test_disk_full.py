@@ -19,5 +19,6 @@ def test_a_full_disk_ends_the_sweep_with_one_line_naming_the_storage(tmp_path):
     path = tiny_config(tmp_path)
     result = in_small_tmpfs(results, [sys.executable, "-m", "hdfbench.cli", "run", str(path)])
     assert result.returncode == 1, result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()  # nothing else: no traceback from Ray's experiment state
-    assert line.startswith(f"error: no space left on the storage of {results}") and "run the same command" in line
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"error: no space left on the storage of {results}"), result.stderr
+    assert "run the same command" in lines[-1] and "Saving experiment state" not in result.stderr, result.stderr
