@@ -122,3 +122,21 @@ def read_only(folder: Path, command: list[str], timeout: float = 300) -> subproc
 def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Return every file under ``folder`` (relative path → content), to show a tree is byte-identical later."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def mlflow_server_command(workdir: Path, port: int) -> list[str]:
+    """Return the command of a real `mlflow server` with a sqlite store and artifacts under ``workdir``."""
+    return [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'server.db'}",
+        "--artifacts-destination",
+        str(workdir / "server-artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]

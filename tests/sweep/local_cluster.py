@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import mlflow_server_command
+
 BIN = Path(sys.executable).parent
 HEAD_PORT = 6379
 #: Lost nodes are noticed within seconds instead of the default half minute.
@@ -189,20 +191,7 @@ class LocalCluster:
 
 def start_mlflow_server(cluster: LocalCluster, workdir: Path, port: int = 5055, timeout: float = 90) -> str:
     """Start a real `mlflow server` (sqlite backend) inside the cluster's namespace; return its URI."""
-    command = [
-        str(BIN / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{workdir / 'server.db'}",
-        "--artifacts-destination",
-        str(workdir / "server-artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    command = mlflow_server_command(workdir, port)
     cluster.start(command, workdir / "mlflow-server.log")
     uri = f"http://127.0.0.1:{port}"
     cluster.python(

@@ -4,15 +4,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import EXPERIMENTS, run_cli
+from tests.helpers import EXPERIMENTS, mlflow_server_command, run_cli
 
 
 def free_port() -> int:
@@ -25,22 +23,8 @@ def free_port() -> int:
 def mlflow_server(tmp_path):
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    mlflow = Path(sys.executable).with_name("mlflow")
     proc = subprocess.Popen(
-        [
-            str(mlflow),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        mlflow_server_command(tmp_path, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
