@@ -188,3 +188,21 @@ def test_run_ids_of_published_runs_survive_later_settings():
         "synthetic-f1-s0-logit_adjustment-4debf5ca",
         "synthetic-f1-s0-cvar-fbfe6e2c",
     } <= baselines
+
+
+def test_the_memory_layout_does_not_change_run_ids(tmp_path):
+    # channels_last changes rounding, not the method (like the thread count): a run keeps its id across it
+    from hdfbench.sweep.grid import expand
+
+    config = load_config(EXPERIMENTS / "quickstart.yaml")
+    assert config.training.channels_last == "auto"
+    ids = {
+        setting: [
+            s.run_id
+            for s in expand(load_config(EXPERIMENTS / "quickstart.yaml", [f"training.channels_last={setting}"]))
+        ]
+        for setting in ("auto", "true", "false")
+    }
+    assert ids["auto"] == ids["true"] == ids["false"] == [s.run_id for s in expand(config)]
+    other = [s.run_id for s in expand(load_config(EXPERIMENTS / "quickstart.yaml", ["training.precision=bf16"]))]
+    assert not set(other) & set(ids["auto"])  # precision does change them

@@ -3,7 +3,8 @@
 #   here:   bash benchmarks/gpu/prepare_wheels.sh
 #   there:  the device tool's run with command "bash benchmarks/gpu/run.sh", carry [".whl"], timeout_s 540
 # Writes step_cost_gpu.json (ERM / SAM / HDF clips/s, x3d_s 16 × 112², batch 32, fp32 and bf16, with and
-# without channels_last_3d) and data_throughput_gpu.json to $OUT (or benchmarks/gpu/out).
+# without channels_last_3d), data_throughput_gpu.json and harness_overhead_gpu.json (issue 15: hdfbench's
+# ERM step and epoch against a bare PyTorch loop) to $OUT (or benchmarks/gpu/out).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-benchmarks/gpu/out}
@@ -12,9 +13,12 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.csv" || true
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
-timeout 330 python3 benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
+timeout 240 python3 benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
     --threads 8 --precisions fp32 bf16 --channels-last both --strategies erm sam hdf \
     --warmup 3 --steps 5 --rounds 4 --out "$out/step_cost_gpu.json" | tee "$out/step_cost_gpu.txt"
-timeout 150 python3 benchmarks/data_throughput.py --n-clips 384 --frames 16 --size 112 --batch 32 \
+timeout 120 python3 benchmarks/data_throughput.py --n-clips 384 --frames 16 --size 112 --batch 32 \
     --backbone x3d_s --device cuda --precision bf16 --num-workers 8 --threads 8 --decode-workers 8 \
     --epochs 2 --steps 10 --json "$out/data_throughput_gpu.json" | tee "$out/data_throughput_gpu.txt"
+timeout 150 python3 benchmarks/harness_overhead.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
+    --precision bf16 --threads 8 --rounds 6 --clips 600 --epochs 4 --out "$out/harness_overhead_gpu.json" \
+    | tee "$out/harness_overhead_gpu.txt"

@@ -20,7 +20,15 @@ TOLERANCE = 0.05
 
 
 def _stem_gradients(device_type: str, dtype: torch.dtype | None, channels_last: bool) -> list[torch.Tensor]:
-    """Return the weight gradients of a miniature X3D stem (conv_xy, then depthwise conv_t)."""
+    """Return the weight gradients of a miniature X3D stem (conv_xy, then depthwise conv_t).
+
+    The global RNG is left as it was: the probe runs in the first run of a process only, and a run's
+    draws must not depend on whether it was the first (Ray reuses trial processes)."""
+    with torch.random.fork_rng(devices=[]):
+        return _stem_gradients_unseeded(device_type, dtype, channels_last)
+
+
+def _stem_gradients_unseeded(device_type: str, dtype: torch.dtype | None, channels_last: bool) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     xy = nn.Conv3d(3, 24, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False)
     t = nn.Conv3d(24, 24, (5, 1, 1), padding=(2, 0, 0), groups=24, bias=False)

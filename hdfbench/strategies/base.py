@@ -117,6 +117,12 @@ class Strategy(nn.Module):
         return {}
 
     @classmethod
+    def relative_cost(cls, hparams: StrictModel) -> float:
+        """Return the expected time of a training step with ``hparams`` relative to ERM's (1 by default;
+        two-pass methods about 2): a sweep starts its costliest runs first, so that its last runs are short."""
+        return 1.0
+
+    @classmethod
     def check_dataset(cls, hparams: StrictModel, group_fields: tuple[str, ...]) -> list[tuple[str, str]]:
         """Return (hparam name, problem) pairs that make ``hparams`` unusable on a dataset; none by default."""
         return []

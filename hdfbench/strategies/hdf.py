@@ -82,6 +82,11 @@ class HDF(Strategy):
             "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2),
         }
 
+    @classmethod
+    def relative_cost(cls, hparams):
+        # SAM's two passes, plus DAM and DSM (benchmarks/step_cost.py: full HDF 2.3–2.7× ERM)
+        return (2.0 if hparams.sam else 1.0) * (1.25 if hparams.dam or hparams.dsm.enabled else 1.0)
+
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
         self.register_buffer("grad_norm", torch.tensor(1.0))

@@ -82,6 +82,10 @@ class SAMOnly(ERM):
     def search_space(trial) -> dict:
         return {"rho": trial.suggest_float("rho", 0.01, 0.5, log=True)}
 
+    @classmethod
+    def relative_cost(cls, hparams):
+        return 2.0  # two forward-backward passes (benchmarks/step_cost.py: 2.0–2.1× ERM)
+
     def build_optimizer(self, spec):
         return build_sam(self, spec, self.hparams.rho, self.hparams.adaptive)
 

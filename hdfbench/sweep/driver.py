@@ -18,7 +18,7 @@ from pathlib import Path
 from hdfbench.config import ExperimentConfig
 from hdfbench.sweep import results
 from hdfbench.sweep.grid import cache_dir as resolved_cache_dir
-from hdfbench.sweep.grid import expand
+from hdfbench.sweep.grid import costliest_first, expand
 from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
 from hdfbench.training.rundir import RunDir
 
@@ -131,11 +131,10 @@ def run_sweep(config: ExperimentConfig, source: str = "<config>", smoke: bool = 
     )
     if pending:
         runs = [
-            trial_base(s, experiment_dir / "runs", tracking, "final", sweep_id) | {"run_id": s.run_id} for s in pending
+            trial_base(s, experiment_dir / "runs", tracking, "final", sweep_id) | {"run_id": s.run_id}
+            for s in costliest_first(pending)
         ]
-        grid = run_tuner(
-            config, f"sweep-{sweep_id}", experiment_dir / "ray", runs, len(pending) * config.training.epochs
-        )
+        grid = run_tuner(config, f"sweep-{sweep_id}", experiment_dir / "ray", runs)
         collect(experiment_dir, [s.run_id for s in pending], grid, sweep_id, outcome)
     if tracking:  # every run, finished ones too: a kill between `done` and MLflow's update left it RUNNING
         from hdfbench.sweep.tracking import reconcile

@@ -48,3 +48,18 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
             )
         )
     return specs
+
+
+def costliest_first(specs: list[RunSpec]) -> list[RunSpec]:
+    """Return ``specs`` ordered by their strategy's ``relative_cost``, highest first (grid order among equals).
+
+    Trials start in this order: when long runs start first, the sweep does not end with one long run
+    alone while the other CPUs or GPUs idle.
+    """
+    from hdfbench.strategies import STRATEGIES
+
+    def cost(spec: RunSpec) -> float:
+        cls = STRATEGIES.get(spec.strategy.name)
+        return cls.relative_cost(cls.Hparams(**spec.strategy.hparams))
+
+    return sorted(specs, key=cost, reverse=True)

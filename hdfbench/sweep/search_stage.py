@@ -56,7 +56,6 @@ def run_searches(
                     f"search-{directory.name}-{sweep_id}",
                     config.experiment_dir / "ray",
                     trial_base(base, directory / "runs", tracking, "search", sweep_id),
-                    strategy.search.n_trials * config.training.epochs,
                     searcher,
                     strategy.search.n_trials,
                 )

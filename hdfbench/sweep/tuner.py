@@ -16,12 +16,12 @@ from typing import Any
 
 import ray
 from ray import tune
-from tqdm.auto import tqdm
 
 from hdfbench._quiet import QUIET_ENV
 from hdfbench.config import ExperimentConfig
 from hdfbench.sweep import reaper
 from hdfbench.sweep.errors import ClusterError
+from hdfbench.sweep.progress import Progress
 from hdfbench.sweep.provenance import package_dir
 from hdfbench.sweep.trial import run_trial
 from hdfbench.training.spec import RunSpec
@@ -89,25 +89,6 @@ def init_ray(config: ExperimentConfig) -> None:
         )
 
 
-class Progress(tune.Callback):
-    """Advances a progress bar by epochs as trials report them."""
-
-    def __init__(self, total_epochs: int, epochs_per_run: int):
-        self.bar = tqdm(total=total_epochs, desc="sweep", unit="epoch", disable=None)
-        self.epochs_per_run = epochs_per_run
-        self.reported: dict[str, int] = {}
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.reported[trial.trial_id] = self.reported.get(trial.trial_id, 0) + 1
-        self.bar.update(1)
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.bar.update(max(0, self.epochs_per_run - self.reported.get(trial.trial_id, 0)))
-
-    def on_experiment_end(self, trials, **info):
-        self.bar.close()
-
-
 def trial_base(spec: RunSpec, run_root: Path, tracking: dict | None, stage: str, sweep_id: str) -> dict[str, Any]:
     """Return the ``run`` entry of a trial's config: the spec, where its run directory goes, tracking."""
     return {
@@ -129,14 +110,16 @@ def run_tuner(
     name: str,
     storage: Path,
     runs: dict[str, Any] | list[dict[str, Any]],
-    total_epochs: int,
     search_alg: Any = None,
     num_samples: int = 1,
 ) -> tune.ResultGrid:
-    """Run trials on Ray Tune; ``runs`` is a list (a grid, one trial each) or one base (searched)."""
+    """Run trials on Ray Tune and return Tune's ``ResultGrid``; ``runs`` is a list (a grid, one trial each)
+    or one base (searched, ``num_samples`` trials). A progress bar (``progress.Progress``) counts the trials'
+    runs and epochs of ``training.epochs`` each."""
     init_ray(config)
     trainable = tune.with_resources(run_trial, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     is_grid = isinstance(runs, list)
+    n_trials = len(runs) if isinstance(runs, list) else num_samples
 
     def trial_name(trial) -> str:
         return trial.config["run"].get("run_id") or f"trial-{trial.trial_id}"
@@ -157,7 +140,7 @@ def run_tuner(
             storage_path=str(storage.resolve()),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=config.ray.max_failures),
-            callbacks=[Progress(total_epochs, config.training.epochs)],
+            callbacks=[Progress(n_trials, config.training.epochs, name="search" if search_alg else "sweep")],
         ),
     )
     return tuner.fit()

@@ -69,3 +69,12 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def channels_last_wanted(setting: str | bool, device: torch.device, amp_dtype: torch.dtype | None) -> bool:
+    """Return whether a run asks for the channels_last_3d layout: ``setting`` when it is a bool; for
+    ``auto``, on the CPU in float32 (X3D steps there took 0.47× the contiguous time, docs/performance.md),
+    and contiguous elsewhere. The strategy still checks the layout's gradients before using it."""
+    if isinstance(setting, bool):
+        return setting
+    return device.type == "cpu" and amp_dtype is None

@@ -24,7 +24,8 @@ class RunSpec(StrictModel):
     threads: int = 1
 
     def identity(self) -> dict:
-        """Return the fields that determine the result, as JSON (not cache location or threads).
+        """Return the fields that determine the result, as JSON: not the cache location, the thread count or
+        the memory layout (``training.channels_last``), which change rounding, not the method.
 
         Fields added later (``LATE_FIELDS`` of the training settings, the strategy entry and the
         dataset's options) count only when they differ from their defaults, so a run keeps the id it
@@ -33,7 +34,9 @@ class RunSpec(StrictModel):
         from hdfbench.data import DATASETS
         from hdfbench.strategies import STRATEGIES
 
-        payload = self.model_dump(mode="json", exclude={"cache_dir", "threads"})
+        payload = self.model_dump(
+            mode="json", exclude={"cache_dir": True, "threads": True, "training": {"channels_last"}}
+        )
         payload["training"] = TrainingSpec.identity_payload(payload["training"])
         payload["strategy"] = StrategySpec.identity_payload(payload["strategy"])
         hparams = STRATEGIES.get(self.strategy.name).Hparams

@@ -28,7 +28,7 @@ from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler
 from hdfbench.strategies import STRATEGIES, NonFiniteLossError, StageContext, Strategy, TaskInfo
 from hdfbench.training import selection
-from hdfbench.training.device import autocast_dtype, describe_device, resolve_device
+from hdfbench.training.device import autocast_dtype, channels_last_wanted, describe_device, resolve_device
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
 
@@ -167,7 +167,8 @@ class Trainer:
         self.strategy = cls(
             model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer, spec.strategy.balancing
         ).to(self.device)
-        self.strategy.configure_compute(self.device.type, self.amp_dtype, spec.training.channels_last)
+        channels_last = channels_last_wanted(spec.training.channels_last, self.device, self.amp_dtype)
+        self.strategy.configure_compute(self.device.type, self.amp_dtype, channels_last)
         try:
             self.stages = self.strategy.stages(spec.training.epochs)
         except ValueError as exc:
@@ -312,6 +313,7 @@ class Trainer:
                 "n_test_id": None if self.splits.test_id is None else len(self.splits.test_id),
                 "train_class_counts": list(self.strategy.task.class_counts),
                 "bad_clips_skipped": len(self.dataset.skipped),
+                "memory_format": str(self.strategy.memory_format).removeprefix("torch."),
                 **self.run_info,
             }
         )

@@ -61,3 +61,12 @@ def test_strategy_uses_channels_last_only_where_the_probe_passes(monkeypatch, ca
     assert strategy.memory_format == layout
     assert all(conv.weight.is_contiguous(memory_format=layout) for conv in convs)
     assert ("channels_last ignored: wrong gradients here" in caplog.text) == bool(problem)
+
+
+def test_the_probe_leaves_the_global_rng_as_it_was():
+    # it runs in a process's first run only: a run's draws must not depend on being first (Ray reuses processes)
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    assert channels_last_problem("cpu", None) is None
+    assert torch.equal(torch.rand(4), expected)

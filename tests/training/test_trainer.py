@@ -66,6 +66,7 @@ def test_outputs_are_complete(tmp_path):
     train(spec(), run)
     config = run.read_config()
     assert config["classes"][5] == "Disgust" and config["group_fields"] == ["source", "subject"]
+    assert config["memory_format"] == "channels_last_3d"  # channels_last: auto on the CPU in float32
     predictions = run.read_predictions()
     assert set(predictions["split"]) == {"val", "test"}
     assert {"clip_id", "label", "pred", "source", "subject"} <= set(predictions.columns)
