@@ -8,6 +8,7 @@ is the thin Tune callback that feeds them from a clock and draws the bar.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -191,7 +192,18 @@ class Progress(tune.Callback):
         self.tally = SweepTally(runs, epochs_per_run)
         self.name = name
         self.clock = clock
-        self.bar = tqdm(total=self.tally.total_epochs, unit="epoch", bar_format=BAR_FORMAT, file=file, disable=disable)
+        # tqdm draws nothing on a terminal that reports no size (a pty without one: 0 rows hide the bar);
+        # shutil falls back to 80 × 24 there
+        size = shutil.get_terminal_size() if file is None else None
+        self.bar = tqdm(
+            total=self.tally.total_epochs,
+            unit="epoch",
+            bar_format=BAR_FORMAT,
+            file=file,
+            disable=disable,
+            ncols=size and size.columns,
+            nrows=size and size.lines,
+        )
         self._draw()
 
     def _draw(self) -> None:

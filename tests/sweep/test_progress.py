@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 import io
 from dataclasses import dataclass
 
@@ -213,3 +216,30 @@ def test_the_bar_is_written_to_its_file_and_closed_at_the_end():
 )
 def test_durations_read_as_minutes_and_seconds(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_the_bar_is_drawn_on_a_terminal_that_reports_no_size():
+    # a fresh pty is 0 × 0 (as under `script` or some CI runners): tqdm alone hides the bar there
+    script = (
+        "from hdfbench.sweep.progress import Progress\n"
+        "class T: trial_id = 'a'\n"
+        "p = Progress(2, 3)\n"
+        "p.on_trial_start(0, [], T())\n"
+        "for e in range(3): p.on_trial_result(0, [], T(), {'epoch': e})\n"
+        "p.on_trial_complete(0, [], T()); p.on_experiment_end([])\n"
+    )
+    leader, follower = os.openpty()
+    done = subprocess.run([sys.executable, "-c", script], stdout=follower, stderr=follower, timeout=60)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty's other end is closed: everything was read
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert done.returncode == 0, output.decode(errors="replace")
+    assert "sweep 1/2 runs" in output.decode(errors="replace") and "3/6 epochs" in output.decode(errors="replace")
