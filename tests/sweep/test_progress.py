@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import subprocess
 import sys
-import io
 from dataclasses import dataclass
 
 import pytest
