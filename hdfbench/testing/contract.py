@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,15 @@ def _fail(cls: type, message: str) -> None:
 
 
 def check_hparams_and_search_space(cls: type[Strategy], hparams: dict | None = None) -> None:
-    """Check the docstring, that ``hparams`` validate and that ``search_space`` samples valid ones."""
+    """Check the docstring, that ``hparams`` validate, that their ``relative_cost`` is a positive number and
+    that ``search_space`` samples valid ones."""
     import optuna
 
     if not cls.__doc__:
         _fail(cls, "the class has no docstring (it is the strategy's one-line description)")
-    cls.Hparams(**(hparams or {}))
+    cost = cls.relative_cost(cls.Hparams(**(hparams or {})))
+    if not (isinstance(cost, int | float) and math.isfinite(cost) and cost > 0):
+        _fail(cls, f"relative_cost returned {cost!r}; it must be a positive number (ERM's step is 1)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = cls.search_space(optuna.create_study().ask())
     own = {k: v for k, v in params.items() if not k.startswith("training.")}

@@ -102,3 +102,16 @@ def test_check_strategy_passes_a_sound_strategy_and_names_each_broken_promise():
         check_strategy(ForgetsItsState)
     with pytest.raises(StrategyContractError, match="NeverLearns: the loss did not decrease"):
         check_strategy(NeverLearns)
+
+
+class FreeLunch(Strategy):
+    """Claims its steps cost nothing."""
+
+    @classmethod
+    def relative_cost(cls, hparams):
+        return 0.0
+
+
+def test_a_relative_cost_that_is_not_positive_breaks_the_contract():
+    with pytest.raises(StrategyContractError, match="FreeLunch: relative_cost returned 0.0"):
+        check_hparams_and_search_space(FreeLunch)
