@@ -22,3 +22,4 @@ timeout 120 python3 benchmarks/data_throughput.py --n-clips 384 --frames 16 --si
 timeout 150 python3 benchmarks/harness_overhead.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
     --precision bf16 --threads 8 --rounds 6 --clips 600 --epochs 4 --out "$out/harness_overhead_gpu.json" \
     | tee "$out/harness_overhead_gpu.txt"
+timeout 330 python3 benchmarks/gpu/batch_compile.py | tee "$out/batch_compile_gpu.txt"

@@ -73,7 +73,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 def channels_last_wanted(setting: str | bool, device: torch.device, amp_dtype: torch.dtype | None) -> bool:
     """Return whether a run asks for the channels_last_3d layout: ``setting`` when it is a bool; for
-    ``auto``, on the CPU in float32 (X3D steps there took 0.47× the contiguous time, docs/performance.md),
+    ``auto``, on the CPU in float32 (X3D steps there took 0.39–0.47× the contiguous time, docs/performance.md),
     and contiguous elsewhere. The strategy still checks the layout's gradients before using it."""
     if isinstance(setting, bool):
         return setting
