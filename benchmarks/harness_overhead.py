@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from shapes import add_step_arguments
 from torch import nn
 
 from hdfbench.config import parse_config
@@ -253,16 +254,9 @@ def report(args, steps: dict, epochs: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="x3d_tiny")
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
+    parser = add_step_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="autocast of both loops")
     parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=1, help="steps of one loop before the next loop's turn")
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--clips", type=int, default=1500, help="synthetic clips (train + val + test)")
