@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from hdfbench.config import ExperimentConfig, load_config
+from hdfbench.sweep import reaper
 from hdfbench.sweep.grid import expand
 from hdfbench.sweep.reaper import marked
 from hdfbench.training.rundir import RunDir
@@ -91,6 +92,11 @@ def _epochs_reached(config: ExperimentConfig, run_ids: list[str], target: int) -
     return lambda: _progress(config, run_ids)[1] >= target
 
 
+def _reaper_log(log: Path, mark: str) -> Path:
+    """Return where the reaper of the invocation marked ``mark`` notes what it does."""
+    return log.with_name(f"reaper-{mark}.log")
+
+
 def _settle(mark: str, seconds: float) -> list[str]:
     """Wait up to ``seconds`` for the marked processes to end; return those still alive."""
     deadline = time.monotonic() + seconds
@@ -100,7 +106,7 @@ def _settle(mark: str, seconds: float) -> list[str]:
 
 
 def _launch(command: list[str], mark: str, log: Path) -> subprocess.Popen:
-    env = os.environ | {MARK: mark}
+    env = os.environ | {MARK: mark, reaper.LOG: str(_reaper_log(log, mark))}
     with log.open("ab") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -202,6 +208,10 @@ def drill(
         report.problems += [
             f"kill at {kill.after_s} s: still running {settle_s:.0f} s later: {s}" for s in kill.survivors
         ]
+        if kill.survivors:
+            reaper_log = _reaper_log(log, mark)
+            noted = reaper_log.read_text() if reaper_log.exists() else "(none: no reaper was started)"
+            report.problems.append(f"kill at {kill.after_s} s: the reaper's notes ({reaper_log}):\n{noted}")
         _settle(mark, 120.0)  # let stragglers end before the next invocation
     mark, start = uuid.uuid4().hex, time.monotonic()
     final = _launch(command, mark, log)

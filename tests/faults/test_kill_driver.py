@@ -69,3 +69,36 @@ def test_the_reaper_ends_marked_processes_once_its_driver_is_gone_even_late_ones
         for process in (early, bystander, watcher):
             process.kill()
             process.wait()
+
+
+def test_the_reaper_also_ends_unmarked_processes_holding_files_in_the_node_session_folder(tmp_path):
+    # Ray's agents rename themselves (setproctitle), which can wipe the mark from their /proc environment
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from hdfbench.sweep import reaper
+
+    session = tmp_path / "session_1"
+    (session / "logs").mkdir(parents=True)
+    holder = [sys.executable, "-c", f"import time; f = open({str(session / 'logs' / 'a.out')!r}, 'w'); time.sleep(60)"]
+    elsewhere = [sys.executable, "-c", f"import time; f = open({str(tmp_path / 'b.out')!r}, 'w'); time.sleep(60)"]
+    agent, bystander = subprocess.Popen(holder), subprocess.Popen(elsewhere)
+    read_end, write_end = os.pipe()
+    watcher = subprocess.Popen([sys.executable, "-m", "hdfbench.sweep.reaper", "no-such-mark"], stdin=read_end)
+    os.close(read_end)
+    try:
+        deadline = time.monotonic() + 20
+        while agent.pid not in reaper.holding([str(session)]) and time.monotonic() < deadline:
+            time.sleep(0.1)  # until the child has opened its file
+        assert reaper.holding([str(session)]) == [agent.pid]
+        os.write(write_end, f"{session}\n".encode())
+        os.close(write_end)
+        assert watcher.wait(timeout=15) == 0
+        assert agent.wait(timeout=5) in (-9, -15)
+        assert bystander.poll() is None
+    finally:
+        for process in (agent, bystander, watcher):
+            process.kill()
+            process.wait()
