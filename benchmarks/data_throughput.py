@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from step_timing import sync
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.data import build_dataset
@@ -75,11 +76,6 @@ def warm_rate(dataset, table, args, train: bool = True) -> float:
             n += len(to_device(batch, device).labels)
     sync(device)
     return n / (time.perf_counter() - start)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def consumption_rate(dataset, table, args) -> float:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shapes import add_step_arguments
+from step_timing import add_step_arguments, median_step_times, sync
 from torch import nn
 
 from hdfbench.config import parse_config
@@ -50,12 +50,6 @@ from hdfbench.training.trainer import Hooks, Trainer
 TARGETS = {"step": 1.05, "epoch": 1.15}
 #: Kinetics mean and std, as the trainer normalises (written out here so the bare loop owes nothing to hdfbench).
 MEAN, STD = 0.45, 0.225
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work (a CUDA step is timed when it has run, not when it was queued)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class BareLoop:
@@ -126,7 +120,8 @@ def erm_strategy(args, num_classes: int, steps_per_epoch: int):
 
 
 def measure_steps(args) -> dict:
-    """Return median step seconds of the bare loop and of ERM, timed in alternating rounds."""
+    """Return median step seconds of the bare loop (as written, and with contiguous clips) and of ERM, timed in
+    turns."""
     num_classes, g = 7, torch.Generator().manual_seed(0)
     clips = torch.randint(0, 256, (args.batch, args.frames, args.size, args.size, 3), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, num_classes, (args.batch,), generator=g)
@@ -145,24 +140,12 @@ def measure_steps(args) -> dict:
         "bare_contiguous": lambda: bare_contiguous.step(clips, labels),
         "erm": hdfbench_step,
     }
-    for step in steps.values():
-        for _ in range(args.warmup):
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            for _ in range(args.steps):
-                sync(device)
-                start = time.perf_counter()
-                step()
-                sync(device)
-                times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = median_step_times(steps, device, args.warmup, args.rounds, args.steps)
     return {
         "step_s": median,
         "clips_per_s": {name: args.batch / t for name, t in median.items()},
         "ratio": median["erm"] / median["bare"],
-        "n_steps": len(times["erm"]),
+        "n_steps": args.rounds * args.steps,
         "erm_memory_format": str(strategy.memory_format).removeprefix("torch."),
     }
 

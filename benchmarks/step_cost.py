@@ -16,12 +16,11 @@ HDF's fixed DAM/DSM cost weighs more (docs/performance.md).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import statistics
-import time
 
 import torch
-from shapes import add_step_arguments
+from step_timing import add_step_arguments, median_step_times
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.data.batch import Batch
@@ -79,11 +78,6 @@ def variants(args) -> list[tuple[str, str, str, bool]]:
     ]
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure(args) -> dict:
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
@@ -97,19 +91,8 @@ def measure(args) -> dict:
     strategies = {
         label: make_strategy(name, args, device, precision, cl) for label, name, precision, cl in variants(args)
     }
-    for strategy in strategies.values():
-        for _ in range(args.warmup):
-            strategy.training_step(batch)
-    times: dict[str, list[float]] = {name: [] for name in strategies}
-    for _ in range(args.rounds):
-        for name, strategy in strategies.items():
-            for _ in range(args.steps):
-                sync(device)
-                start = time.perf_counter()
-                strategy.training_step(batch)
-                sync(device)
-                times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(t) for name, t in times.items()}
+    steps = {label: functools.partial(strategy.training_step, batch) for label, strategy in strategies.items()}
+    medians = median_step_times(steps, device, args.warmup, args.rounds, args.steps)
     return {
         "setup": {k: v for k, v in vars(args).items() if k != "out"},
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

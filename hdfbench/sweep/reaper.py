@@ -90,33 +90,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def marked(mark: str, variable: str = MARK) -> list[int]:
-    """Return the pids of the live processes whose environment has ``variable=mark``."""
-    needle = f"{variable}={mark}".encode()
+def _live_matching(test: Callable[[Path], bool]) -> list[int]:
+    """Return the pids of the live processes (this one excepted) whose /proc entry passes ``test``; an
+    entry that cannot be read does not."""
     found = []
     for entry in _PROC.glob("[0-9]*"):
         try:
-            carries = needle in (entry / "environ").read_bytes().split(b"\0")
+            passes = test(entry)
         except OSError:
             continue
-        if carries and int(entry.name) != os.getpid() and _alive(int(entry.name)):
+        if passes and int(entry.name) != os.getpid() and _alive(int(entry.name)):
             found.append(int(entry.name))
     return found
+
+
+def marked(mark: str, variable: str = MARK) -> list[int]:
+    """Return the pids of the live processes whose environment has ``variable=mark``."""
+    needle = f"{variable}={mark}".encode()
+    return _live_matching(lambda entry: needle in (entry / "environ").read_bytes().split(b"\0"))
 
 
 def holding(folders: list[str]) -> list[int]:
     """Return the pids of the live processes (this one excepted) with a file open under one of ``folders``."""
     prefixes = tuple(folder.rstrip("/") + "/" for folder in folders if folder)
-    found = []
-    for entry in _PROC.glob("[0-9]*") if prefixes else ():
-        try:
-            targets = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
-        except OSError:
-            continue
-        if any(target.startswith(prefixes) for target in targets):
-            if int(entry.name) != os.getpid() and _alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
+    if not prefixes:
+        return []
+    return _live_matching(lambda entry: any(os.readlink(fd).startswith(prefixes) for fd in (entry / "fd").iterdir()))
 
 
 def terminate(pids: list[int], grace: float = GRACE_S) -> None:
@@ -132,12 +131,12 @@ def terminate(pids: list[int], grace: float = GRACE_S) -> None:
             time.sleep(0.05)
 
 
-def _command(pid: int) -> str:
-    """Return the command line of ``pid`` (empty if it is gone)."""
+def command(pid: int) -> str | None:
+    """Return the command line of ``pid`` (None if it is gone; empty for a process that shows none)."""
     try:
         return (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
-        return ""
+        return None
 
 
 def watch(
@@ -158,7 +157,7 @@ def watch(
     start = time.monotonic()
     while (pids := sorted(set(marked(mark)) | set(holding(folders)))) or time.monotonic() - start < watch_s:
         for pid in pids:
-            note(f"terminating {pid} {_command(pid)[:120]}")
+            note(f"terminating {pid} {(command(pid) or '')[:120]}")
         terminate(pids)
         if time.monotonic() - start > limit_s:
             note(f"giving up after {limit_s} s; alive: {[pid for pid in pids if _alive(pid)]}")

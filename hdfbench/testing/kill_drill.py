@@ -71,14 +71,7 @@ class DrillReport:
 
 def marked_processes(mark: str) -> list[str]:
     """Return ``"pid command"`` for every live process whose environment carries ``MARK=mark``."""
-    found = []
-    for pid in marked(mark, MARK):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        found.append(f"{pid} {command.strip()[:120]}")
-    return found
+    return [f"{pid} {command[:120]}" for pid in marked(mark, MARK) if (command := reaper.command(pid)) is not None]
 
 
 def _progress(config: ExperimentConfig, run_ids: list[str]) -> tuple[int, int]:
