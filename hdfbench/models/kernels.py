@@ -1,0 +1,163 @@
+"""X3D's convolutions with a choice of kernel: the same function, computed by whichever code is fastest here.
+
+Two kinds are switchable, each by a model option (``model.options.depthwise`` / ``pointwise``):
+
+- **depthwise** (X3D's 3 × 3 × 3 ``conv_b``, groups = channels): implementations are registered in
+  ``DEPTHWISE`` as functions ``(x, weight, stride, padding) -> y`` with ``F.conv3d``'s meaning (no bias,
+  groups = channels). ``native`` is ``F.conv3d``; ``frames2d`` the kernel as a 2-D depthwise convolution with
+  channel multiplier k_t over the B·T frames, followed by a temporally shifted sum; ``triton`` (where Triton is
+  installed) the kernels of ``models/depthwise_triton.py``.
+- **pointwise** (the 1 × 1 × 1 convolutions): ``native`` is ``F.conv3d``; ``matmul`` is one ``F.linear`` over the
+  channel axis, taken when the input is in channels_last_3d (where that axis is innermost, so the view needs no
+  copy) and the plain convolution otherwise.
+
+The modules subclass ``nn.Conv3d`` and keep its parameters and state_dict keys, so checkpoints and pretrained
+weights load unchanged. ``auto`` picks per device type from measurements (docs/performance.md): on the CPU
+``native`` depthwise (oneDNN's channels_last kernel; ``frames2d`` measured 1.0–2.6× slower) and ``matmul``
+pointwise (1.3–2.0× faster than oneDNN's 1 × 1 × 1 convolution); on CUDA ``native`` both until
+``benchmarks/gpu/run.sh`` has measured the alternatives on a GPU. Kernel choices change rounding, not the
+method, so they are not part of a run's identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hdfbench.registry import Registry
+
+#: ``(x (B, C, T, H, W), weight (C, 1, kT, kH, kW), stride, padding) -> y``: one depthwise 3-D convolution.
+DepthwiseImpl = Callable[[torch.Tensor, torch.Tensor, tuple[int, int, int], tuple[int, int, int]], torch.Tensor]
+
+DEPTHWISE: Registry[DepthwiseImpl] = Registry("depthwise convolution")
+POINTWISE_CHOICES = ("auto", "native", "matmul")
+
+#: What ``auto`` means per device type (measured: docs/performance.md).
+AUTO_DEPTHWISE = {"cpu": "native", "cuda": "native"}
+AUTO_POINTWISE = {"cpu": "matmul", "cuda": "native"}
+
+
+@DEPTHWISE.register("native")
+def native_depthwise(
+    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int, int], padding: tuple[int, int, int]
+) -> torch.Tensor:
+    """Return PyTorch's own depthwise convolution of ``x`` (``F.conv3d`` with groups = channels)."""
+    return F.conv3d(x, weight, None, stride, padding, 1, x.shape[1])
+
+
+@DEPTHWISE.register("frames2d")
+def frames2d_depthwise(
+    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int, int], padding: tuple[int, int, int]
+) -> torch.Tensor:
+    """Return the depthwise convolution computed frame by frame: a 2-D depthwise convolution with channel
+    multiplier kT (output k of channel c is the spatial kernel ``weight[c, 0, k]``) over the B·T frames, then
+    y[t] = Σ_k out_k[t·s_t + k − p_t] over the frames that exist (zero padding in time)."""
+    b, c, t, _, _ = x.shape
+    kt = weight.shape[2]
+    frames = x.transpose(1, 2).reshape(b * t, c, x.shape[3], x.shape[4])
+    spatial = weight.transpose(1, 2).reshape(c * kt, 1, weight.shape[3], weight.shape[4])
+    out = F.conv2d(frames, spatial, None, stride[1:], padding[1:], 1, c)  # (B·T, C·kT, H', W')
+    out = out.reshape(b, t, c, kt, out.shape[-2], out.shape[-1])
+    t_out = (t + 2 * padding[0] - kt) // stride[0] + 1
+    y = out.new_zeros(b, t_out, c, out.shape[-2], out.shape[-1])
+    for k in range(kt):
+        first = max(0, -(-(padding[0] - k) // stride[0]))  # first output frame whose input frame exists
+        last = min(t_out, (t - 1 + padding[0] - k) // stride[0] + 1)
+        if first < last:
+            source = first * stride[0] + k - padding[0]
+            y[:, first:last] += out[:, source : source + (last - first - 1) * stride[0] + 1 : stride[0], :, k]
+    return y.transpose(1, 2)
+
+
+def _autocast_inputs(x: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``x`` and ``weight`` in the autocast dtype when autocast is on for ``x``'s device (a custom kernel
+    is not on autocast's lists, so it casts as ``F.conv3d`` would be cast)."""
+    device_type = x.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return x, weight
+    dtype = torch.get_autocast_dtype(device_type)
+    return x.to(dtype), weight.to(dtype)
+
+
+class DepthwiseConv3d(nn.Conv3d):
+    """An ``nn.Conv3d`` with groups = channels whose forward uses the ``DEPTHWISE`` implementation ``impl``."""
+
+    impl: str = "native"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - nn.Conv3d's
+        if self.impl == "native":
+            return super().forward(x)
+        stride = (self.stride[0], self.stride[1], self.stride[2])
+        padding = tuple(self.padding) if not isinstance(self.padding, str) else (0, 0, 0)
+        x, weight = _autocast_inputs(x, self.weight)
+        return DEPTHWISE.get(self.impl)(x, weight, stride, padding)  # type: ignore[arg-type]
+
+
+class PointwiseConv3d(nn.Conv3d):
+    """An ``nn.Conv3d`` with a 1 × 1 × 1 kernel; with ``impl == "matmul"`` a channels_last_3d input is multiplied
+    along its (innermost) channel axis by one ``F.linear``, whose output keeps that layout."""
+
+    impl: str = "native"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - nn.Conv3d's
+        if self.impl != "matmul" or not x.is_contiguous(memory_format=torch.channels_last_3d) or x.shape[1] == 1:
+            return super().forward(x)
+        weight = self.weight.reshape(self.out_channels, self.in_channels)
+        return F.linear(x.permute(0, 2, 3, 4, 1), weight, self.bias).permute(0, 4, 1, 2, 3)
+
+
+def is_depthwise(conv: nn.Conv3d) -> bool:
+    """Return whether ``conv`` is one of X3D's depthwise 3 × 3 × 3 convolutions (groups = channels, no dilation)."""
+    return (
+        conv.groups == conv.in_channels == conv.out_channels > 1
+        and tuple(conv.kernel_size) == (3, 3, 3)
+        and tuple(conv.dilation) == (1, 1, 1)
+        and conv.padding_mode == "zeros"
+    )
+
+
+def is_pointwise(conv: nn.Conv3d) -> bool:
+    """Return whether ``conv`` is a plain 1 × 1 × 1 convolution (stride 1, no padding, one group)."""
+    return (
+        tuple(conv.kernel_size) == (1, 1, 1)
+        and tuple(conv.stride) == (1, 1, 1)
+        and tuple(conv.padding) == (0, 0, 0)
+        and conv.groups == 1
+    )
+
+
+def swap_convolutions(model: nn.Module) -> None:
+    """Turn every depthwise 3 × 3 × 3 and every 1 × 1 × 1 ``nn.Conv3d`` of ``model`` into a ``DepthwiseConv3d`` /
+    ``PointwiseConv3d`` in place (the same parameter objects, so nothing is copied); their ``impl`` is ``native``
+    until ``choose_kernels`` sets it."""
+    for module in model.modules():
+        if type(module) is not nn.Conv3d:
+            continue
+        if is_depthwise(module):
+            module.__class__ = DepthwiseConv3d
+        elif is_pointwise(module):
+            module.__class__ = PointwiseConv3d
+
+
+def resolve(setting: str, auto: dict[str, str], device_type: str) -> str:
+    """Return the implementation ``setting`` names on ``device_type`` (``auto``: the measured choice there)."""
+    return auto.get(device_type, "native") if setting == "auto" else setting
+
+
+def choose_kernels(model: nn.Module, depthwise: str, pointwise: str, device_type: str) -> dict[str, str]:
+    """Set the implementation of every swapped convolution of ``model`` for ``device_type``; return the choice
+    ``{"depthwise": name, "pointwise": name}`` (what a run records)."""
+    chosen = {
+        "depthwise": resolve(depthwise, AUTO_DEPTHWISE, device_type),
+        "pointwise": resolve(pointwise, AUTO_POINTWISE, device_type),
+    }
+    DEPTHWISE.get(chosen["depthwise"])  # an unknown name fails here, with the registered ones listed
+    for module in model.modules():
+        if isinstance(module, DepthwiseConv3d):
+            module.impl = chosen["depthwise"]
+        elif isinstance(module, PointwiseConv3d):
+            module.impl = chosen["pointwise"]
+    return chosen
