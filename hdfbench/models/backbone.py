@@ -25,6 +25,11 @@ class Backbone(nn.Module):
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
+    def configure_kernels(self, device_type: str) -> dict[str, str]:
+        """Choose the fastest exact kernels for ``device_type`` where the backbone has a choice; return what was
+        chosen, by kind (a run records it). None by default."""
+        return {}
+
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone", "hdfbench.backbones", Backbone)
 

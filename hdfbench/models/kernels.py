@@ -22,6 +22,7 @@ method, so they are not part of a run's identity.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +34,9 @@ from hdfbench.registry import Registry
 DepthwiseImpl = Callable[[torch.Tensor, torch.Tensor, tuple[int, int, int], tuple[int, int, int]], torch.Tensor]
 
 DEPTHWISE: Registry[DepthwiseImpl] = Registry("depthwise convolution")
-POINTWISE_CHOICES = ("auto", "native", "matmul")
+#: The ``pointwise`` setting: ``auto`` or an implementation.
+Pointwise = Literal["auto", "native", "matmul"]
+POINTWISE_CHOICES: tuple[str, ...] = get_args(Pointwise)
 
 #: What ``auto`` means per device type (measured: docs/performance.md).
 AUTO_DEPTHWISE = {"cpu": "native", "cuda": "native"}

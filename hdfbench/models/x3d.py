@@ -5,6 +5,11 @@ pool for an adaptive one (any clip size works), drop the projection and the Soft
 own linear classifier on the pooled embedding, which is also returned as the feature vector.
 After each of the four stages sits a slot (``after_stage``, identity by default) where a strategy
 can insert a module such as HDF's DAM.
+
+Two changes of computation, not of function: pytorchvideo's ``Swish`` (a hand-written autograd Function)
+becomes ``nn.SiLU`` (the same x·σ(x), PyTorch's fused kernel), and the depthwise and 1 × 1 × 1 convolutions
+become ``models/kernels.py``'s switchable ones (``options.depthwise`` / ``pointwise``), with the same
+parameters and state_dict keys.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from hdfbench.models.backbone import BACKBONES, Backbone
+from hdfbench.models.kernels import DEPTHWISE, Pointwise, choose_kernels, swap_convolutions
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
 from hdfbench.schema import LocalPath, StrictModel
 
@@ -32,6 +38,23 @@ class X3DOptions(StrictModel):
     head_dim_out: int | None = Field(None, gt=0)
     dropout: float = Field(0.5, ge=0, lt=1)
     pretrained: LocalPath | None = Field(None, description="local path to pytorchvideo X3D weights")
+    depthwise: str = Field(
+        "auto", description="depthwise 3×3×3 convolution kernel: auto (measured per device), native, frames2d, …"
+    )
+    pointwise: Pointwise = Field(
+        "auto", description="1×1×1 convolution kernel: auto (measured per device), native, matmul"
+    )
+
+    COMPUTE_FIELDS = ("depthwise", "pointwise")
+
+    @field_validator("depthwise")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value != "auto" and value not in DEPTHWISE.names():
+            raise ValueError(
+                f"unknown depthwise kernel {value!r}; choose auto or one of {', '.join(DEPTHWISE.names())}"
+            )
+        return value
 
 
 class X3D(Backbone):
@@ -60,6 +83,9 @@ class X3D(Backbone):
             head_dim_out=self.head_dim_out,
             head_activation=None,
         )
+        _swish_to_silu(net)
+        swap_convolutions(net)
+        self.options = options
         head = net.blocks[-1]
         head.pool.pool = nn.AdaptiveAvgPool3d(1)
         head.proj = nn.Identity()
@@ -73,6 +99,11 @@ class X3D(Backbone):
         self.classifier = nn.Linear(self.head_dim_out, num_classes)
         if options.pretrained:
             load_pretrained(self, Path(options.pretrained))
+
+    def configure_kernels(self, device_type: str) -> dict[str, str]:
+        """Choose the convolution kernels of ``options.depthwise`` / ``pointwise`` for ``device_type``; return the
+        choice (``{"depthwise": name, "pointwise": name}``)."""
+        return choose_kernels(self, self.options.depthwise, self.options.pointwise, device_type)
 
     def stage_channels(self) -> list[int]:
         """Return the output channel count of each stage (what an ``after_stage`` module sees)."""
@@ -95,6 +126,15 @@ class X3D(Backbone):
     def _flat(self, pooled: torch.Tensor) -> torch.Tensor:
         """Return the head's global average of ``pooled`` as (B, C), as pytorchvideo's head ends."""
         return self.head.output_pool(pooled).flatten(1)
+
+
+def _swish_to_silu(net: nn.Module) -> None:
+    """Replace every pytorchvideo ``Swish`` in ``net`` by ``nn.SiLU`` (the same function, one fused kernel)."""
+    swish = import_pytorchvideo("pytorchvideo.layers.swish").Swish
+    for module in list(net.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, swish):
+                setattr(module, name, nn.SiLU())
 
 
 def load_pretrained(model: X3D, path: Path) -> None:

@@ -1,7 +1,15 @@
 """Optimizers and learning-rate schedules built from the experiment config."""
 
-from hdfbench.optim.optimizers import OptimizerSpec, build_optimizer, optimizer_class
+from hdfbench.optim.optimizers import OptimizerSpec, build_optimizer, optimizer_class, optimizer_implementation
 from hdfbench.optim.sam import SAM
 from hdfbench.optim.schedules import ScheduleSpec, build_scheduler
 
-__all__ = ["SAM", "OptimizerSpec", "ScheduleSpec", "build_optimizer", "build_scheduler", "optimizer_class"]
+__all__ = [
+    "SAM",
+    "OptimizerSpec",
+    "ScheduleSpec",
+    "build_optimizer",
+    "build_scheduler",
+    "optimizer_class",
+    "optimizer_implementation",
+]

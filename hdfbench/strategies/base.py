@@ -28,6 +28,7 @@ from hdfbench.config.experiment import Balance, ClassWeighting
 from hdfbench.data.batch import Batch
 from hdfbench.data.groups import Grouper
 from hdfbench.losses import class_balanced_weights
+from hdfbench.models.backbone import Backbone
 from hdfbench.models.memory_format import channels_last_problem
 from hdfbench.optim import OptimizerSpec, build_optimizer
 from hdfbench.registry import Registry
@@ -169,13 +170,15 @@ class Strategy(nn.Module):
         """Run forward passes under autocast to ``amp_dtype`` (None: float32) on ``device_type``, and in
         channels_last_3d memory format if ``channels_last`` (the model is converted here), unless that
         layout gives wrong gradients on this machine (``channels_last_problem``): then the model stays
-        contiguous and a warning says why."""
+        contiguous and a warning says why. The backbone chooses its kernels for ``device_type``
+        (``self.kernels`` records the choice)."""
         self.amp = (device_type, amp_dtype)
         problem = channels_last_problem(device_type, amp_dtype) if channels_last else None
         if problem:
             log.warning("training.channels_last ignored: %s; training in the contiguous layout", problem)
             channels_last = False
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+        self.kernels = self.model.configure_kernels(device_type) if isinstance(self.model, Backbone) else {}
         for module in self.model.modules() if channels_last else ():
             if isinstance(module, nn.Conv3d):  # 5-D weights only (DAM's 2-D convolutions stay as they are)
                 module.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # torch's stubs omit it

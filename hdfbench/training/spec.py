@@ -24,14 +24,16 @@ class RunSpec(StrictModel):
     threads: int = 1
 
     def identity(self) -> dict:
-        """Return the fields that determine the result, as JSON: not the cache location, the thread count or
-        the memory layout (``training.channels_last``), which change rounding, not the method.
+        """Return the fields that determine the result, as JSON: not the cache location, the thread count,
+        the memory layout (``training.channels_last``) or the kernel choices (``COMPUTE_FIELDS`` of the
+        backbone options and the optimizer), which change rounding, not the method.
 
         Fields added later (``LATE_FIELDS`` of the training settings, the strategy entry and the
         dataset's options) count only when they differ from their defaults, so a run keeps the id it
         had before they existed.
         """
         from hdfbench.data import DATASETS
+        from hdfbench.models import BACKBONES
         from hdfbench.strategies import STRATEGIES
 
         payload = self.model_dump(
@@ -44,6 +46,9 @@ class RunSpec(StrictModel):
         if self.dataset.name in DATASETS.names():
             options = DATASETS.get(self.dataset.name).Options.identity_payload(payload["dataset"]["options"])
             payload["dataset"] = {**payload["dataset"], "options": options}
+        if self.model.backbone in BACKBONES.names():  # kernel choices (COMPUTE_FIELDS) are not identity
+            options = BACKBONES.get(self.model.backbone).Options.identity_payload(payload["model"]["options"])
+            payload["model"] = {**payload["model"], "options": options}
         return payload
 
     def fingerprint(self) -> str:

@@ -25,7 +25,7 @@ from hdfbench.data.groups import definition_counts, field_values
 from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
-from hdfbench.optim import build_scheduler
+from hdfbench.optim import build_scheduler, optimizer_implementation
 from hdfbench.strategies import STRATEGIES, NonFiniteLossError, StageContext, Strategy, TaskInfo
 from hdfbench.training import selection
 from hdfbench.training.device import autocast_dtype, channels_last_wanted, describe_device, resolve_device
@@ -314,6 +314,7 @@ class Trainer:
                 "train_class_counts": list(self.strategy.task.class_counts),
                 "bad_clips_skipped": len(self.dataset.skipped),
                 "memory_format": str(self.strategy.memory_format).removeprefix("torch."),
+                "kernels": {**self.strategy.kernels, "optimizer": optimizer_implementation(self.strategy.optimizer)},
                 **self.run_info,
             }
         )
