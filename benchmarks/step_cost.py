@@ -42,7 +42,8 @@ CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
 def make_strategy(name: str, args, device: torch.device, precision: str, channels_last: bool):
     torch.manual_seed(0)
-    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, {})
+    options = {"depthwise": args.depthwise, "pointwise": args.pointwise}
+    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, options)
     task = TaskInfo(
         num_classes=len(CLASSES),
         class_counts=(313, 243, 342, 279, 188, 19, 116),
@@ -130,6 +131,8 @@ def main() -> None:
         default="auto",
         help="channels_last_3d memory format (auto: as training.channels_last: auto, on for the CPU in float32)",
     )
+    parser.add_argument("--depthwise", default="auto", help="model.options.depthwise (a DEPTHWISE kernel or auto)")
+    parser.add_argument("--pointwise", default="auto", help="model.options.pointwise (native, matmul or auto)")
     parser.add_argument("--out", help="also write the measurements as JSON here")
     args = parser.parse_args()
     result = measure(args)
