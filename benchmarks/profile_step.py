@@ -33,7 +33,7 @@ from hdfbench.training.device import autocast_dtype, channels_last_wanted
 #: (type, pattern) of CPU operators, matched against the operator name in order; the first match wins.
 CPU_TYPES = [
     ("batch_norm", r"batch_norm"),
-    ("activation", r"silu|swish|sigmoid|relu|SwishFunction"),
+    ("activation", r"silu|swish|sigmoid|relu|threshold|SwishFunction"),
     ("pooling", r"adaptive_avg_pool|avg_pool|mean"),
     ("optimizer", r"Optimizer\.step|_foreach_|adamw?_|_fused_adam"),
     ("linear", r"aten::(addmm|mm|linear)$"),
@@ -44,7 +44,7 @@ CUDA_TYPES = [
     ("conv_depthwise", r"depthwise3d|conv_depthwise3d|dwconv|depthwise_conv"),
     ("conv_other", r"conv|cudnn|implicit_gemm|xmma|sm\d+_.*gemm|cutlass"),
     ("batch_norm", r"batch_norm|bn_"),
-    ("activation", r"silu|sigmoid|relu|swish"),
+    ("activation", r"silu|sigmoid|relu|threshold|swish"),
     ("pooling", r"avg_pool|reduce_kernel|mean"),
     ("optimizer", r"adam|multi_tensor_apply"),
     ("linear", r"gemm|gemv"),

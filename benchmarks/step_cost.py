@@ -131,8 +131,6 @@ def main() -> None:
         default="auto",
         help="channels_last_3d memory format (auto: as training.channels_last: auto, on for the CPU in float32)",
     )
-    parser.add_argument("--depthwise", default="auto", help="model.options.depthwise (a DEPTHWISE kernel or auto)")
-    parser.add_argument("--pointwise", default="auto", help="model.options.pointwise (native, matmul or auto)")
     parser.add_argument("--out", help="also write the measurements as JSON here")
     args = parser.parse_args()
     result = measure(args)

@@ -12,8 +12,9 @@ import torch
 
 
 def add_step_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add --backbone, --frames, --size, --batch, --threads, --device and --warmup (defaults: the quickstart's
-    x3d_tiny, 16 × 8 × 32² on 2 CPU threads) to ``parser``; return it."""
+    """Add --backbone, --frames, --size, --batch, --threads, --device, --warmup, --depthwise and --pointwise
+    (defaults: the quickstart's x3d_tiny, 16 × 8 × 32² on 2 CPU threads, kernels ``auto``) to ``parser``; return
+    it."""
     parser.add_argument("--backbone", default="x3d_tiny")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=32)
@@ -21,6 +22,8 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=3, help="steps of each setting before timing")
+    parser.add_argument("--depthwise", default="auto", help="model.options.depthwise (a DEPTHWISE kernel or auto)")
+    parser.add_argument("--pointwise", default="auto", help="model.options.pointwise (native, matmul or auto)")
     return parser
 
 
