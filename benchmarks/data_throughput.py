@@ -10,11 +10,13 @@ read through the ``dfew`` loader at the quickstart settings (8 frames × 32², b
   the trainer does: uint8, page-locked on CUDA, normalised there).
 
 Warm reading goes through the trainer's DataLoader, in-process or with ``--num-workers`` persistent
-workers. Target (issue #4): warm ≥ 5 × consumption.
+workers. ``--augment-on device`` moves the training augmentation from the loader to ``--device``
+(``training.augment_on``): the loader then only samples frames and draws the parameters, and warm
+training batches are augmented where they arrive. Target (issue #4): warm ≥ 5 × consumption.
 
     python benchmarks/data_throughput.py [--n-clips 400] [--threads 1] [--json out.json]
     python benchmarks/data_throughput.py --frames 16 --size 112 --batch 32 --backbone x3d_s --device cuda \
-        --precision bf16 --num-workers 8
+        --precision bf16 --num-workers 8 [--augment-on device]
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def warm_rate(dataset, table, args, train: bool = True) -> float:
     """Return clips/s of batches read from the cache over ``args.epochs`` epochs (augmented if ``train``),
     up to their normalised float form on the device."""
     device = torch.device(args.device)
-    clip_set = ClipSet(dataset.clip_array(table, train=train), table, {})
+    clip_set = ClipSet(dataset.clip_array(table, train=train), table, {}, augment_on=args.augment_on)
     loader = make_loader(
         clip_set,
         args.batch,
@@ -141,11 +143,17 @@ def main() -> None:
     parser.add_argument("--backbone", default="x3d_tiny", help="backbone of the consumption measurement")
     parser.add_argument("--device", default="cpu", help="device of the consumption measurement (cpu or cuda)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"], help="autocast precision")
+    parser.add_argument(
+        "--augment-on",
+        default="loader",
+        choices=["loader", "device"],
+        help="where warm training batches are augmented: the DataLoader, or --device after the move",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     result = measure(args)
     print(f"cold (JPEG folders → cache): {result['cold_clips_per_s']:8.1f} clips/s")
-    print(f"warm (cache, TSN + augment): {result['warm_clips_per_s']:8.1f} clips/s")
+    print(f"warm (cache, TSN + augment): {result['warm_clips_per_s']:8.1f} clips/s (augmented: {args.augment_on})")
     print(f"warm (cache, centres only):  {result['warm_eval_clips_per_s']:8.1f} clips/s")
     print(f"training consumes (ERM):     {result['train_consumes_clips_per_s']:8.1f} clips/s")
     print(

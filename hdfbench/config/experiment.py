@@ -153,6 +153,11 @@ class TrainingSpec(StrictModel):
     cudnn_benchmark: bool = Field(
         default=True, description="let cuDNN pick the fastest kernels for the fixed clip shape"
     )
+    augment_on: Literal["auto", "loader", "device"] = Field(
+        default="auto",
+        description="where training augmentation runs: the DataLoader (its workers) or the training device, "
+        "batched; the same clips to rounding (auto: the device on CUDA; docs/performance.md)",
+    )
 
     #: Fields added after run ids were first published: they enter a run's fingerprint only when set
     #: away from their defaults, so existing run directories keep their ids and resume.
@@ -163,6 +168,8 @@ class TrainingSpec(StrictModel):
         "prefetch_factor",
         "cudnn_benchmark",
     )
+    #: Fields that choose where a result is computed, not what (rounding only): never part of a run id.
+    COMPUTE_FIELDS: ClassVar[tuple[str, ...]] = ("augment_on",)
 
 
 class SelectionSpec(StrictModel):

@@ -4,7 +4,8 @@
 each clip from the on-disk cache when indexed, samples T frames (TSN segments: a random frame per
 segment for training, segment centres otherwise) and augments training clips; nothing is held in
 memory between batches. Training draws depend only on (seed, epoch, row), so a resumed run, a
-different batch order or worker processes see the same clips.
+different batch order or worker processes see the same clips. ``unaugmented`` returns the sampled
+clips with their drawn augmentation parameters instead, for the device that trains to apply.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import numpy as np
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.media import read_clip
 from hdfbench.data.sampling import clip_rng, segment_indices
-from hdfbench.data.transforms import AugmentOptions, augment_batch
+from hdfbench.data.transforms import AugmentOptions, AugmentParams, augment_batch, draw_params
 
 
 class ClipArray(Protocol):
     """What the trainer indexes: a clip count, the clips at ``index`` (positions or a slice) as uint8
-    (B, T, H, W, 3), and ``set_epoch(seed, epoch)`` selecting the random draws of training clips."""
+    (B, T, H, W, 3), the same clips before augmentation with its parameters (``unaugmented``), and
+    ``set_epoch(seed, epoch)`` selecting the random draws of training clips."""
 
     def __len__(self) -> int: ...
 
     def __getitem__(self, index) -> np.ndarray: ...
+
+    def unaugmented(self, index) -> tuple[np.ndarray, AugmentParams | None]: ...
 
     def set_epoch(self, seed: int, epoch: int) -> None: ...
 
@@ -47,6 +51,10 @@ class MemoryClips:
     def __getitem__(self, index) -> np.ndarray:
         """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, H, W, 3)."""
         return self.array[index]
+
+    def unaugmented(self, index) -> tuple[np.ndarray, AugmentParams | None]:
+        """Return the clips at ``index`` and None: in-memory clips are not augmented."""
+        return self.array[index], None
 
     def set_epoch(self, seed: int, epoch: int) -> None:
         """Do nothing: in-memory clips are fixed."""
@@ -83,13 +91,30 @@ class CachedClips:
 
         Cached frames are already ``size``², so only training augmentation changes them further.
         """
+        sampled, draws = self._sample(index)
+        return self._stack(sampled) if draws is None else augment_batch(sampled, self.size, *draws)
+
+    def unaugmented(self, index) -> tuple[np.ndarray, AugmentParams | None]:
+        """Return the clips at ``index`` as ``__getitem__`` does but before augmentation, uint8
+        (B, T, size, size, 3), and the augmentation parameters they draw (None for clips not augmented)."""
+        sampled, draws = self._sample(index)
+        shapes = [(c.shape[1], c.shape[2]) for c in sampled]
+        return self._stack(sampled), None if draws is None else draw_params(shapes, self.size, *draws)
+
+    def _sample(self, index) -> tuple[list[np.ndarray], tuple[AugmentOptions, list[np.random.Generator]] | None]:
+        """Return the TSN-sampled frames of the clips at ``index`` and, if they are augmented training
+        clips, the augmentation and the per-clip generators that draw it next (else None)."""
         rows = np.arange(len(self))[index] if isinstance(index, slice) else _positions(index)
         rngs = [clip_rng(self.seed, self.epoch, int(row)) for row in rows] if self.train else None
         sampled = [self.sampled(int(row), None if rngs is None else rngs[k]) for k, row in enumerate(rows)]
-        if rngs is not None and self.augment is not None and self.augment.enabled and sampled:
-            return augment_batch(sampled, self.size, self.augment, rngs)
-        out = np.empty((len(rows), self.frames, self.size, self.size, 3), dtype=np.uint8)
-        for k, clip in enumerate(sampled):
+        if rngs is None or self.augment is None or not self.augment.enabled or not sampled:
+            return sampled, None
+        return sampled, (self.augment, rngs)
+
+    def _stack(self, clips: list[np.ndarray]) -> np.ndarray:
+        """Return the sampled ``clips`` as one uint8 array (B, T, size, size, 3)."""
+        out = np.empty((len(clips), self.frames, self.size, self.size, 3), dtype=np.uint8)
+        for k, clip in enumerate(clips):
             out[k] = clip
         return out
 

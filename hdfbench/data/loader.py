@@ -5,12 +5,14 @@ Batches travel as uint8 (B, T, H, W, 3) — a quarter of the bytes of float32, p
 order of an epoch's clips is a pure function of (seed, epoch) (``EpochSampler``), and each index
 carries its epoch, so DataLoader workers that persist across epochs draw the same augmentations as
 a fresh loader would, and a resumed run sees the same batches as an uninterrupted one.
+With ``augment_on="device"`` the loader only reads clips and draws their augmentation parameters;
+``to_device`` applies them, batched, after the move (the same clips to rounding; docs/performance.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,12 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from hdfbench.data.batch import Batch
+from hdfbench.data.clips import MemoryClips
 from hdfbench.data.groups import field_codes
+from hdfbench.data.transforms import apply_augment
+
+#: Where training augmentation runs: in the loader (its workers), or on the device that trains.
+AugmentSite = Literal["loader", "device"]
 
 #: Kinetics mean and std (pytorchvideo's X3D recipes), per RGB channel.
 MEAN = torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1, 1)
@@ -31,9 +38,20 @@ def to_float_clips(clips: np.ndarray | torch.Tensor) -> torch.Tensor:
     return (x - MEAN.to(x.device)) / STD.to(x.device)
 
 
+def resolve_augment_on(setting: Literal["auto", "loader", "device"], device: torch.device) -> AugmentSite:
+    """Return where training augmentation runs for ``training.augment_on``: auto is the device on CUDA,
+    else the loader."""
+    if setting != "auto":
+        return setting
+    return "device" if device.type == "cuda" else "loader"
+
+
 def to_device(batch: Batch, device: torch.device) -> Batch:
-    """Return ``batch`` on ``device`` with its uint8 clips normalised there (float clips are only moved)."""
+    """Return ``batch`` on ``device`` with the augmentation it carries applied there, and its uint8 clips
+    normalised there (float clips are only moved)."""
     moved = batch.to(device)
+    if moved.augment is not None:
+        moved.clips, moved.augment = apply_augment(moved.clips, moved.augment), None
     if moved.clips.dtype == torch.uint8:
         moved.clips = to_float_clips(moved.clips)
     return moved
@@ -46,10 +64,20 @@ class ClipSet(torch.utils.data.Dataset):
     ``clips`` is a uint8 array (N, T, H, W, 3) or a clip array (``Dataset.clip_array``) indexed the
     same way. Indices may be plain positions or ``(epoch, position)`` pairs from ``EpochSampler``;
     the epoch (with ``seed``) selects a clip array's random draws, in whichever process reads it.
+    ``augment_on="device"`` yields training clips unaugmented, with the parameters ``to_device``
+    applies (``Batch.augment``).
     """
 
-    def __init__(self, clips, table: pd.DataFrame, codes: dict[str, list[str]], seed: int = 0):
-        self.clips, self.seed = clips, seed
+    def __init__(
+        self,
+        clips,
+        table: pd.DataFrame,
+        codes: dict[str, list[str]],
+        seed: int = 0,
+        augment_on: AugmentSite = "loader",
+    ):
+        self.clips = MemoryClips(clips) if isinstance(clips, np.ndarray) else clips
+        self.seed, self.augment_on = seed, augment_on
         self.labels = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
         self.groups = {field: torch.tensor(code) for field, code in field_codes(table, codes).items()}
 
@@ -57,12 +85,19 @@ class ClipSet(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitems__(self, indices: list) -> Batch:
+        """Return the batch of clips at ``indices`` (positions or ``(epoch, position)`` pairs)."""
         if indices and isinstance(indices[0], tuple):
             self.clips.set_epoch(self.seed, indices[0][0])
             indices = [i for _, i in indices]
         index = np.asarray(indices)
-        clips = torch.from_numpy(np.ascontiguousarray(self.clips[index]))
-        return Batch(clips, self.labels[index], {k: v[index] for k, v in self.groups.items()}, torch.from_numpy(index))
+        clips, augment = self.clips.unaugmented(index) if self.augment_on == "device" else (self.clips[index], None)
+        return Batch(
+            torch.from_numpy(np.ascontiguousarray(clips)),
+            self.labels[index],
+            {k: v[index] for k, v in self.groups.items()},
+            torch.from_numpy(index),
+            augment,
+        )
 
 
 class EpochSampler(Sampler):

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.data.groups import definition_counts, field_values
-from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, to_device, to_float_clips
+from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, resolve_augment_on, to_device, to_float_clips
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler, optimizer_implementation
@@ -179,6 +179,7 @@ class Trainer:
         self.scheduler = self._build_scheduler(0)
         training = spec.training
         pin = training.pin_memory if isinstance(training.pin_memory, bool) else self.device.type == "cuda"
+        self.augment_on = train_set.augment_on = resolve_augment_on(training.augment_on, self.device)
         # built once: with persistent workers the same processes serve every epoch
         balance_ids = None
         if spec.strategy.balance == "sample":  # the same groups GroupDRO would use for this definition
@@ -314,6 +315,7 @@ class Trainer:
                 "train_class_counts": list(self.strategy.task.class_counts),
                 "bad_clips_skipped": len(self.dataset.skipped),
                 "memory_format": str(self.strategy.memory_format).removeprefix("torch."),
+                "augment_on": self.augment_on,
                 "kernels": {**self.strategy.kernels, "optimizer": optimizer_implementation(self.strategy.optimizer)},
                 **self.run_info,
             }
