@@ -43,14 +43,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run (or resume) a sweep, then write its summary."""
+    """Run (or resume) a sweep, then write its summary; under ``--dry-run`` print its plan (sweep/plan.py) instead."""
     from hdfbench.sweep.driver import run_sweep
     from hdfbench.sweep.results import run_dir
 
     config = load_config(args.config, args.set)
+    if not args.dry_run and (args.measure or args.gpus is not None):
+        print("error: --measure and --gpus only apply with --dry-run", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.gpus is not None and args.gpus < 1:
+        print(f"error: --gpus must be at least 1, got {args.gpus}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.smoke:
         config, original = smoke(config), config
         print("smoke run; changed: " + "; ".join(changed_settings(original, config)))
+    if args.dry_run:  # the plan alone: no Ray, nothing written
+        from hdfbench.sweep.plan import make_plan
+
+        print(make_plan(config, measure=args.measure, gpus=args.gpus).render())
+        return EXIT_OK
     try:
         outcome = run_sweep(config, source=str(args.config), smoke=args.smoke)
     except OSError as exc:
@@ -250,6 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run or resume a sweep")
     with_config(run)
     run.add_argument("--smoke", action="store_true", help="shrink to a seconds-long CPU run (tiny data, 2 epochs)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan instead: runs, epochs, clip-steps, evaluation clips and projected device-hours per "
+        "strategy (done runs excluded); starts no Ray, writes nothing",
+    )
+    run.add_argument(
+        "--measure",
+        action="store_true",
+        help="with --dry-run: time a few warm steps of each strategy on this machine instead of using the "
+        "recorded benchmark",
+    )
+    run.add_argument(
+        "--gpus",
+        type=int,
+        metavar="N",
+        help="with --dry-run: GPUs the sweep runs on, for the wall-clock projection (default 1)",
+    )
     run.set_defaults(func=cmd_run)
     validate = sub.add_parser("validate", help="check a config file without running anything")
     with_config(validate)

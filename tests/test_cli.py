@@ -84,3 +84,20 @@ def test_unknown_names_on_the_command_line_exit_2_without_a_traceback(argv, mess
     assert main(argv) == 2  # an exception would fail the test with its traceback
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_dry_run_gives_config_errors_as_run_does(tmp_path, capsys):
+    path = tiny_config(tmp_path, training={"epochs": 0})
+    assert main(["run", str(path), "--dry-run"]) == 2
+    assert "training.epochs" in capsys.readouterr().err
+    assert main(["run", str(tiny_config(tmp_path)), "--measure"]) == 2
+    assert "only apply with --dry-run" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_dry_run_of_the_smoke_config_prints_the_plan(tmp_path, capsys):
+    path = tiny_config(tmp_path, strategies=[{"name": "erm"}, {"name": "sam"}])
+    assert main(["run", str(path), "--smoke", "--dry-run", "--gpus", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "smoke run; changed:" in out and "2 runs (1 dataset × 1 fold × 1 seed × 2 strategies)" in out
+    assert "--gpus does not apply: the runs train on the CPU" in out and not (tmp_path / "results").exists()
