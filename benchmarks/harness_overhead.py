@@ -32,13 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from step_timing import add_step_arguments, median_step_times, sync
+from step_timing import add_step_arguments, kernel_options, median_step_times, sync
 from torch import nn
 
 from hdfbench.config import parse_config
 from hdfbench.data.batch import Batch
 from hdfbench.data.loader import to_device
-from hdfbench.models import BACKBONES
+from hdfbench.models import BACKBONES, build_backbone
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
 from hdfbench.optim import build_scheduler
 from hdfbench.strategies import STRATEGIES, TaskInfo
@@ -108,7 +108,7 @@ def erm_strategy(args, num_classes: int, steps_per_epoch: int):
     precision, memory layout from the training defaults), and its learning-rate schedule."""
     torch.manual_seed(0)
     device = torch.device(args.device)
-    model = BACKBONES.get(args.backbone)(num_classes, args.frames, args.size, BACKBONES.get(args.backbone).Options())
+    model = build_backbone(args.backbone, num_classes, args.frames, args.size, kernel_options(args))
     task = TaskInfo(num_classes=num_classes, class_counts=(1,) * num_classes, group_counts={}, group_names={})
     config = quickstart_config(args, tempfile.gettempdir())
     erm = STRATEGIES.get("erm")
@@ -161,7 +161,7 @@ def quickstart_config(args, output_dir: str):
             "folds": [1],
             "seeds": [0],
             "strategies": [{"name": "erm"}],
-            "model": {"backbone": args.backbone},
+            "model": {"backbone": args.backbone, "options": kernel_options(args)},
             "training": {
                 "epochs": args.epochs,
                 "batch_size": args.batch,

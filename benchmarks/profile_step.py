@@ -110,12 +110,18 @@ def cuda_breakdown(prof) -> tuple[dict[str, float], list[tuple[str, float]]]:
 
 
 def profile_strategy(name: str, args, batch: Batch, device: torch.device) -> dict:
-    """Return the breakdown of ``name``'s training step (seconds per step, by type), and its wall time."""
+    """Return the breakdown of ``name``'s training step (seconds per step, by type), and its wall time with and
+    without the profiler (whose bookkeeping is part of ``untyped``)."""
     amp = autocast_dtype(args.precision, device)
     strategy = make_strategy(name, args, device, args.precision, channels_last_wanted("auto", device, amp))
     for _ in range(args.warmup):
         strategy.training_step(batch)
     sync(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        strategy.training_step(batch)
+    sync(device)
+    unprofiled = (time.perf_counter() - start) / args.steps
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     start = time.perf_counter()
     with profile(activities=activities, record_shapes=True) as prof:
@@ -131,6 +137,7 @@ def profile_strategy(name: str, args, batch: Batch, device: torch.device) -> dic
     per_step["untyped"] = max(0.0, wall - sum(per_step.values())) if device.type == "cpu" else 0.0
     return {
         "wall_s": wall,
+        "wall_unprofiled_s": unprofiled,
         "memory_format": str(strategy.memory_format).removeprefix("torch."),
         "by_type_s": per_step,
         "top_kernels_s": [(k, v / args.steps) for k, v in top],
@@ -163,7 +170,10 @@ def main() -> None:
         found = profile_strategy(name, args, batch, device)
         result["strategies"][name] = found
         wall = found["wall_s"]
-        print(f"{name}: {wall * 1e3:.1f} ms a step under the profiler ({found['memory_format']})")
+        print(
+            f"{name}: {wall * 1e3:.1f} ms a step under the profiler, {found['wall_unprofiled_s'] * 1e3:.1f} ms without "
+            f"({found['memory_format']}; untyped includes the profiler's own cost)"
+        )
         for kind, seconds in found["by_type_s"].items():
             print(f"  {kind:<26} {seconds * 1e3:8.2f} ms  {100 * seconds / wall:5.1f} %")
         for kernel, seconds in found["top_kernels_s"]:

@@ -20,7 +20,7 @@ import functools
 import json
 
 import torch
-from step_timing import add_step_arguments, median_step_times
+from step_timing import add_step_arguments, kernel_options, median_step_times
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.data.batch import Batch
@@ -42,8 +42,7 @@ CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
 def make_strategy(name: str, args, device: torch.device, precision: str, channels_last: bool):
     torch.manual_seed(0)
-    options = {"depthwise": args.depthwise, "pointwise": args.pointwise}
-    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, options)
+    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, kernel_options(args))
     task = TaskInfo(
         num_classes=len(CLASSES),
         class_counts=(313, 243, 342, 279, 188, 19, 116),

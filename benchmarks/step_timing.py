@@ -27,6 +27,11 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
+def kernel_options(args: argparse.Namespace) -> dict[str, str]:
+    """Return the model options that ``--depthwise`` and ``--pointwise`` set."""
+    return {"depthwise": args.depthwise, "pointwise": args.pointwise}
+
+
 def sync(device: torch.device) -> None:
     """Wait for the device's queued work (a CUDA step is timed when it has run, not when it was queued)."""
     if device.type == "cuda":

@@ -4,20 +4,20 @@ Two kinds are switchable, each by a model option (``model.options.depthwise`` / 
 
 - **depthwise** (X3D's 3 × 3 × 3 ``conv_b``, groups = channels): implementations are registered in
   ``DEPTHWISE`` as functions ``(x, weight, stride, padding) -> y`` with ``F.conv3d``'s meaning (no bias,
-  groups = channels). ``native`` is ``F.conv3d``; ``frames2d`` the kernel as a 2-D depthwise convolution with
-  channel multiplier k_t over the B·T frames, followed by a temporally shifted sum; ``triton`` (where Triton is
-  installed) the kernels of ``models/depthwise_triton.py``.
+  groups = channels). ``native`` is ``F.conv3d``; ``flipgrad`` the same forward with a backward that computes
+  the input gradient as a forward convolution with the flipped kernel (PyTorch's depthwise input-gradient
+  kernels are several times slower than its forward); ``frames2d`` the kernel as a 2-D depthwise convolution
+  with channel multiplier k_t over the B·T frames, followed by a temporally shifted sum.
 - **pointwise** (the 1 × 1 × 1 convolutions): ``native`` is ``F.conv3d``; ``matmul`` is one ``F.linear`` over the
   channel axis, taken when the input is in channels_last_3d (where that axis is innermost, so the view needs no
   copy) and the plain convolution otherwise.
 
 The modules subclass ``nn.Conv3d`` and keep its parameters and state_dict keys, so checkpoints and pretrained
 weights load unchanged. ``auto`` picks per device type from measurements (docs/performance.md): on the CPU
-``native`` depthwise (oneDNN's channels_last kernel; ``frames2d`` measured 1.0–2.6× slower) and ``matmul``
-pointwise (1.3–2.0× faster than oneDNN's 1 × 1 × 1 convolution); on CUDA ``native`` both until
-``benchmarks/gpu/run.sh`` has measured the alternatives on a GPU. Kernel choices change rounding, not the
-method, so they are not part of a run's identity.
-"""
+``flipgrad`` depthwise (the ERM step 0.90 → 0.78× the bare loop's; ``frames2d`` measured 1.0–2.6× slower than
+``native``) and ``matmul`` pointwise (1.3–2.0× faster than oneDNN's 1 × 1 × 1 convolution); on CUDA ``native``
+both until ``benchmarks/gpu/run.sh`` has measured the alternatives on a GPU. Kernel choices change rounding,
+not the method, so they are not part of a run's identity."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ Pointwise = Literal["auto", "native", "matmul"]
 POINTWISE_CHOICES: tuple[str, ...] = get_args(Pointwise)
 
 #: What ``auto`` means per device type (measured: docs/performance.md).
-AUTO_DEPTHWISE = {"cpu": "native", "cuda": "native"}
+AUTO_DEPTHWISE = {"cpu": "flipgrad", "cuda": "native"}
 AUTO_POINTWISE = {"cpu": "matmul", "cuda": "native"}
 
 
@@ -73,6 +73,79 @@ def frames2d_depthwise(
             source = first * stride[0] + k - padding[0]
             y[:, first:last] += out[:, source : source + (last - first - 1) * stride[0] + 1 : stride[0], :, k]
     return y.transpose(1, 2)
+
+
+class _FlippedGradient(torch.autograd.Function):
+    """PyTorch's depthwise forward, with a backward that avoids its slow input-gradient kernel: the input gradient
+    is the forward depthwise convolution of the output gradient with the kernel flipped in every dimension (for
+    stride > 1, of the output gradient spread over a zero grid at the stride); the weight gradient is aten's
+    weight-only convolution backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding = stride, padding
+        return F.conv3d(x, weight, None, stride, padding, 1, x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        stride, padding = ctx.stride, ctx.padding
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = input_gradient(grad_out, weight, x.shape, stride, padding)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.ops.aten.convolution_backward(
+                grad_out,
+                x,
+                weight,
+                None,
+                stride,
+                padding,
+                (1, 1, 1),
+                False,
+                (0, 0, 0),
+                x.shape[1],
+                [False, True, False],
+            )[1]
+        return grad_x, grad_w, None, None
+
+
+def input_gradient(
+    grad_out: torch.Tensor,
+    weight: torch.Tensor,
+    input_shape: torch.Size,
+    stride: tuple[int, int, int],
+    padding: tuple[int, int, int],
+) -> torch.Tensor:
+    """Return the gradient with respect to the input of a depthwise convolution (no dilation, padding < kernel)
+    as a forward depthwise convolution: with u the output gradient placed at ``o·s + k − 1 − p`` of a zero grid
+    of the input's size + k − 1 per dimension, grad_x[i] = Σ_j u[i + j] · w_flipped[j]."""
+    kernel = weight.shape[2:]
+    flipped = weight.flip(2, 3, 4)
+    channels = grad_out.shape[1]
+    if stride == (1, 1, 1):
+        return F.conv3d(grad_out, flipped, None, 1, [k - 1 - p for k, p in zip(kernel, padding)], 1, channels)
+    channels_last = grad_out.is_contiguous(memory_format=torch.channels_last_3d)
+    grid = torch.empty(
+        (*input_shape[:2], *(n + k - 1 for n, k in zip(input_shape[2:], kernel))),
+        dtype=grad_out.dtype,
+        device=grad_out.device,
+        memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format,
+    ).zero_()
+    first = [k - 1 - p for k, p in zip(kernel, padding)]
+    spots = tuple(slice(f, f + (o - 1) * s + 1, s) for f, o, s in zip(first, grad_out.shape[2:], stride))
+    grid[(slice(None), slice(None), *spots)] = grad_out
+    return F.conv3d(grid, flipped, None, 1, 0, 1, channels)
+
+
+@DEPTHWISE.register("flipgrad")
+def flipgrad_depthwise(
+    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int, int], padding: tuple[int, int, int]
+) -> torch.Tensor:
+    """Return ``native``'s depthwise convolution (the same forward), whose backward computes the input gradient
+    as a forward convolution with the flipped kernel (``input_gradient``) and the weight gradient alone."""
+    return _FlippedGradient.apply(x, weight, stride, padding)
 
 
 def _autocast_inputs(x: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,7 +39,7 @@ class X3DOptions(StrictModel):
     dropout: float = Field(0.5, ge=0, lt=1)
     pretrained: LocalPath | None = Field(None, description="local path to pytorchvideo X3D weights")
     depthwise: str = Field(
-        "auto", description="depthwise 3×3×3 convolution kernel: auto (measured per device), native, frames2d, …"
+        "auto", description="depthwise 3×3×3 convolution kernel: auto (measured per device), native, flipgrad, frames2d"
     )
     pointwise: Pointwise = Field(
         "auto", description="1×1×1 convolution kernel: auto (measured per device), native, matmul"

@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules built from the experiment config."""
 
 from hdfbench.optim.optimizers import OptimizerSpec, build_optimizer, optimizer_class, optimizer_implementation
-from hdfbench.optim.sam import SAM
+from hdfbench.optim.sam import SAM, global_norm
 from hdfbench.optim.schedules import ScheduleSpec, build_scheduler
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "ScheduleSpec",
     "build_optimizer",
     "build_scheduler",
+    "global_norm",
     "optimizer_class",
     "optimizer_implementation",
 ]

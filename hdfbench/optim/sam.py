@@ -9,8 +9,16 @@ parameter groups are the base optimizer's, so learning-rate schedules act on bot
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import torch
+
+
+def global_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Return the L2 norm of all ``tensors`` taken together (the norm of their norms; 0 for none)."""
+    if not tensors:
+        return torch.tensor(0.0)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
 
 
 class SAM(torch.optim.Optimizer):
@@ -31,42 +39,59 @@ class SAM(torch.optim.Optimizer):
         self.param_groups = self.base_optimizer.param_groups
         self.defaults.update(self.base_optimizer.defaults)
         self.last_grad_norm: float | None = None
+        self._saved: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = []  # (w, saved w) per group
 
-    def _scaled_grads(self) -> list[tuple[torch.Tensor, torch.Tensor, dict]]:
-        return [
-            (p, (p.abs() if group["adaptive"] else 1.0) * p.grad, group)
-            for group in self.param_groups
-            for p in group["params"]
-            if p.grad is not None
-        ]
+    def _with_grads(self) -> list[tuple[dict, list[torch.Tensor]]]:
+        """Return each parameter group with its parameters that have a gradient (groups without any left out)."""
+        groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
+        return [(group, params) for group, params in groups if params]
+
+    @staticmethod
+    def _scaled(group: dict, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Return the group's gradients, ASAM: multiplied by |w|."""
+        grads = [cast(torch.Tensor, p.grad) for p in params]
+        return list(torch._foreach_mul(torch._foreach_abs(params), grads)) if group["adaptive"] else grads
 
     @torch.no_grad()
     def grad_norm(self) -> torch.Tensor:
         """Return the global L2 norm of the (ASAM: weight-scaled) gradients."""
-        grads = [g.norm(2) for _, g, _ in self._scaled_grads()]
-        return torch.stack(grads).norm(2) if grads else torch.tensor(0.0)
+        return global_norm([g for group, params in self._with_grads() for g in self._scaled(group, params)])
 
     @torch.no_grad()
     def first_step(self, zero_grad: bool = False) -> float:
-        """Move to w + ε; return the gradient norm ‖g‖ used (also kept in ``last_grad_norm``)."""
+        """Move to w + ε; return the gradient norm ‖g‖ used (also kept in ``last_grad_norm``).
+
+        The update runs as one ``torch._foreach_*`` call per operation and parameter group; w is saved into a
+        buffer per parameter that is kept between steps (``state[p]["old_p"]``)."""
         norm = self.grad_norm()
-        for p, scaled, group in self._scaled_grads():
-            e_w = scaled * (p.abs() if group["adaptive"] else 1.0) * (group["rho"] / (norm + 1e-12))
-            self.state[p]["old_p"] = p.detach().clone()
-            p.add_(e_w)
+        self._saved = []
+        for group, params in self._with_grads():
+            e_w = self._scaled(group, params)
+            if group["adaptive"]:
+                e_w = list(torch._foreach_mul(e_w, torch._foreach_abs(params)))
+            e_w = list(torch._foreach_mul(e_w, group["rho"] / (norm + 1e-12)))
+            saved = [self._buffer(p) for p in params]
+            torch._foreach_copy_(saved, params)
+            torch._foreach_add_(params, e_w)
+            self._saved.append((params, saved))
         if zero_grad:
             self.zero_grad(set_to_none=True)
         self.last_grad_norm = float(norm)
         return self.last_grad_norm
 
+    def _buffer(self, p: torch.Tensor) -> torch.Tensor:
+        """Return the buffer that holds w during the perturbed pass (made on first use)."""
+        state = self.state[p]
+        if "old_p" not in state:
+            state["old_p"] = torch.empty_like(p, memory_format=torch.preserve_format)
+        return state["old_p"]
+
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """Restore w exactly and take the base optimizer's step with the gradient at w + ε."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                old = self.state[p].pop("old_p", None)
-                if old is not None:
-                    p.copy_(old)
+        for params, saved in self._saved:
+            torch._foreach_copy_(params, saved)
+        self._saved = []
         self.base_optimizer.step()
         if zero_grad:
             self.zero_grad(set_to_none=True)

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 
 from hdfbench.losses.dsm import RELEASED_FIXED_WEIGHTS, adaptive_loss_weights, combine_terms, dsm_terms
 from hdfbench.models.dam import DAM
+from hdfbench.optim import global_norm
 from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 from hdfbench.strategies.sam import build_sam, sam_training_step
@@ -152,8 +153,7 @@ class HDF(Strategy):
         self.optimizer.zero_grad(set_to_none=True)
         loss, logs = self.forward_loss(batch)
         loss.backward()
-        grads = [p.grad.norm(2) for p in self.parameters() if p.grad is not None]
-        self.grad_norm.fill_(float(torch.stack(grads).norm(2)) if grads else 0.0)
+        self.grad_norm.fill_(float(global_norm([p.grad for p in self.parameters() if p.grad is not None])))
         self.optimizer.step()
         return {"loss": float(loss.detach()), "grad_norm": float(self.grad_norm), **logs}
 

@@ -54,6 +54,8 @@ def conv_and_grads(conv, x: torch.Tensor, weight: torch.Tensor, upstream: torch.
         (5, 9, (1, 2, 2), (1, 1, 1)),
         (1, 7, (1, 2, 2), (1, 1, 1)),
         (3, 8, (1, 1, 1), (0, 0, 0)),
+        (6, 8, (2, 2, 2), (1, 1, 1)),
+        (4, 10, (1, 2, 2), (0, 1, 1)),
     ],
 )
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -103,9 +105,18 @@ def test_swapping_keeps_parameter_objects_and_state_dict_keys():
     assert all(a is b for a, b in zip(model.parameters(), params)) and list(model.state_dict()) == keys
 
 
+@pytest.mark.parametrize("stride", [(1, 1, 1), (1, 2, 2)])
+def test_flipgrad_forward_is_native_bit_for_bit(stride):
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 4, 9, 9).contiguous(memory_format=torch.channels_last_3d)
+    weight = torch.randn(8, 1, 3, 3, 3)
+    native = DEPTHWISE.get("native")(x, weight, stride, (1, 1, 1))
+    assert torch.equal(DEPTHWISE.get("flipgrad")(x, weight, stride, (1, 1, 1)), native)
+
+
 def test_auto_resolves_per_device_and_unknown_names_are_refused():
     model = build_backbone("x3d_tiny", 3, frames=4, size=32, options={})
-    assert model.configure_kernels("cpu") == {"depthwise": "native", "pointwise": "matmul"}
+    assert model.configure_kernels("cpu") == {"depthwise": "flipgrad", "pointwise": "matmul"}
     assert {m.impl for m in model.modules() if isinstance(m, PointwiseConv3d)} == {"matmul"}
     assert choose_kernels(model, "frames2d", "native", "cuda") == {"depthwise": "frames2d", "pointwise": "native"}
     assert {m.impl for m in model.modules() if isinstance(m, DepthwiseConv3d)} == {"frames2d"}

@@ -1,5 +1,6 @@
 """Exact checks of the losses and optimizers against hand computations."""
 
+import copy
 import math
 
 import numpy as np
@@ -292,3 +293,56 @@ def test_group_reweight_loss_is_the_mean_of_group_weighted_losses():
     groups = (batch.labels * 2 + batch.groups["source"]).numpy()
     expected = float((torch.tensor(weights[groups], dtype=torch.float32) * losses).mean())
     assert float(strategy.compute_loss(logits, features, batch)[0].detach()) == pytest.approx(expected, rel=1e-6)
+
+
+def _reference_sam_first_step(groups, adaptive: bool) -> tuple[float, list[list[torch.Tensor]]]:
+    """The per-parameter SAM ascent (davda54/sam's loop) over ``groups`` of (parameters, ρ): return the global
+    ‖g‖ and each group's saved weights, after moving each parameter with a gradient to w + ε in place."""
+    with torch.no_grad():
+        live = [([p for p in params if p.grad is not None], rho) for params, rho in groups]
+        norm = torch.stack([((p.abs() if adaptive else 1.0) * p.grad).norm(2) for ps, _ in live for p in ps]).norm(2)
+        saved = []
+        for params, rho in live:
+            saved.append([p.detach().clone() for p in params])
+            for p in params:
+                p.add_(
+                    (p.abs() if adaptive else 1.0) * p.grad * (p.abs() if adaptive else 1.0) * (rho / (norm + 1e-12))
+                )
+    return float(norm), saved
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_foreach_sam_equals_the_per_parameter_loop_bit_for_bit(adaptive):
+    """SAM's vectorised ascent and restore give the same bits as the per-parameter loop, over several AdamW
+    steps, with two parameter groups of their own ρ and a parameter that has no gradient."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3), torch.nn.Linear(2, 2))
+    twin = copy.deepcopy(net)
+
+    def groups(m):  # two groups with their own ρ, as a classifier multiplier gives
+        return [
+            {"params": list(m[0].parameters()), "rho": 0.05},
+            {"params": [*m[2].parameters(), *m[3].parameters()], "rho": 0.2},
+        ]
+
+    opt = SAM(groups(net), torch.optim.AdamW, rho=0.05, adaptive=adaptive, lr=1e-2)
+    base = torch.optim.AdamW(groups(twin), lr=1e-2)
+    for step in range(4):
+        x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+        for model in (net, twin):
+            F.cross_entropy(model[:3](x), y).backward()  # m[3] gets no gradient
+        norm = opt.first_step(zero_grad=True)
+        want_norm, saved = _reference_sam_first_step([(g["params"], g["rho"]) for g in base.param_groups], adaptive)
+        base.zero_grad(set_to_none=True)
+        assert norm == want_norm, f"norm, step {step}"
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), twin.parameters())), f"ascent, step {step}"
+        for model in (net, twin):
+            F.cross_entropy(model[:3](x * 0.5), y).backward()
+        with torch.no_grad():
+            for group, old in zip(base.param_groups, saved):
+                for p, w in zip([p for p in group["params"] if p.grad is not None], old):
+                    p.copy_(w)
+        opt.second_step(zero_grad=True)
+        base.step()
+        base.zero_grad(set_to_none=True)
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), twin.parameters())), f"update, step {step}"
