@@ -23,7 +23,7 @@ from step_timing import median_step_times
 from torch import nn
 
 from hdfbench.models import build_backbone
-from hdfbench.models.kernels import DEPTHWISE, DepthwiseConv3d, PointwiseConv3d
+from hdfbench.models.kernels import DEPTHWISE, DepthwiseConv3d, PointwiseConv3d, runs_on
 
 
 def layer_shapes(backbone: str, frames: int, size: int, batch: int) -> list[dict]:
@@ -45,10 +45,10 @@ def layer_shapes(backbone: str, frames: int, size: int, batch: int) -> list[dict
     return list(seen.values())
 
 
-def implementations(kind: str) -> dict:
-    """Return ``{name: (x, weight, stride) -> y}`` for the kernels of ``kind``."""
+def implementations(kind: str, device_type: str) -> dict:
+    """Return ``{name: (x, weight, stride) -> y}`` for the kernels of ``kind`` that run on ``device_type``."""
     if kind == "depthwise":
-        return {name: _depthwise(name) for name in DEPTHWISE.names()}
+        return {name: _depthwise(name) for name in DEPTHWISE.names() if runs_on(name, device_type)}
 
     def matmul(x, weight, stride):
         x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -125,7 +125,7 @@ def main() -> None:
     if device.type == "cuda":
         result["device_name"] = torch.cuda.get_device_name(device)
     for shape in layer_shapes(args.backbone, args.frames, args.size, args.batch):
-        fns = implementations(shape["kind"])
+        fns = implementations(shape["kind"], device.type)
         shape["float64_relative_error"] = {name: exactness(fn, shape, device) for name, fn in fns.items()}
         shape["timings"] = {p: timings(fns, shape, device, dtype, args) for p, dtype in precisions.items()}
         result["shapes"].append(shape)

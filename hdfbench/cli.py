@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hdfbench._quiet import apply_quiet_settings
 from hdfbench.config import ConfigError, changed_settings, load_config, smoke
-from hdfbench.registry import registries
+from hdfbench.config.components import registries
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -45,7 +45,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep, then write its summary; under ``--dry-run`` print its plan (sweep/plan.py) instead."""
     from hdfbench.sweep.driver import run_sweep
-    from hdfbench.sweep.results import run_dir
+    from hdfbench.training.results import run_dir
 
     config = load_config(args.config, args.set)
     if not args.dry_run and (args.measure or args.gpus is not None):

@@ -4,6 +4,8 @@ WAR (weighted average recall) is plain accuracy; UAR (unweighted average recall)
 per-class recall over the classes present in ``y_true``; absent classes have recall NaN and are
 listed by ``absent_classes``. Group metrics follow WILDS: accuracy per group (``data.groups.Grouper``:
 a metadata field's values, or class × value), and the worst group among the non-empty ones.
+Probability calibration (``probability_calibration``: top-label ECE over 15 equal-width bins, NLL, Brier) is
+measured on the softmax of the saved logits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from hdfbench.data.groups import Grouper
 
 
 def _arrays(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +122,6 @@ def evaluate_predictions(
 def worst_group_metrics(predictions: pd.DataFrame, classes: Sequence[str], fields: Sequence[str]) -> dict[str, float]:
     """Return the worst-group accuracy of ``predictions`` (columns ``label``, ``pred``, ``fields``) over each
     field's values and over class × value, keyed by ``worst_group_metric`` (field, then class × field)."""
-    from hdfbench.data.groups import Grouper  # the data package loads torch: not for the table-only callers
 
     y, p = predictions["label"].to_numpy(), predictions["pred"].to_numpy()
     out = {}
@@ -126,3 +129,136 @@ def worst_group_metrics(predictions: pd.DataFrame, classes: Sequence[str], field
         groups = Grouper.for_tables(definition, classes, [predictions]).table_names(predictions)
         out[worst_group_metric(definition)] = worst_group_accuracy(y, p, groups)[1]
     return out
+
+
+# --- probability calibration (of the softmax of the saved logits) -------------------------------------------
+# Not to be confused with ``hdfbench.analysis.calibration``, which calibrates the report's statistical tests
+# (their type-I error); these functions measure how well a run's predicted probabilities match its accuracy.
+
+#: Equal-width confidence bins of the expected calibration error and the reliability diagram.
+CALIBRATION_BINS = 15
+#: The probability-calibration metrics ``probability_calibration`` returns (lower is better for each).
+CALIBRATION_METRICS = ("ece", "nll", "brier")
+
+
+def logit_matrix(predictions: pd.DataFrame) -> np.ndarray | None:
+    """Return the logits (N, C) in float64 from the columns ``logit_0`` … ``logit_<C-1>`` of a predictions
+    table, or None when it has none."""
+    names = [c for c in predictions.columns if str(c).startswith("logit_")]
+    if not names:
+        return None
+    names.sort(key=lambda c: int(str(c).removeprefix("logit_")))
+    return predictions[names].to_numpy(dtype=np.float64)
+
+
+def softmax(logits) -> np.ndarray:
+    """Return the row-wise softmax probabilities (N, C) of ``logits`` in float64 (max-shifted, so stable)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _probabilities_and_labels(probabilities, labels) -> tuple[np.ndarray, np.ndarray]:
+    p, y = np.asarray(probabilities, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    if p.ndim != 2 or y.shape != (len(p),):
+        raise ValueError(f"probabilities must be (N, C) and labels (N,), got {p.shape} and {y.shape}")
+    return p, y
+
+
+def top_label(probabilities, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Return (confidence, correct) per clip: the highest probability and whether its class is the label."""
+    p, y = _probabilities_and_labels(probabilities, labels)
+    if not len(y):
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    return p.max(axis=1), p.argmax(axis=1) == y
+
+
+def confidence_bins(confidence, correct, n_bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Return the reliability table of top-label ``confidence`` and ``correct`` per clip: one row per
+    equal-width bin ``k`` of ``n_bins`` with ``bin``, ``lower``, ``upper``, ``n`` (clips), ``confidence``
+    (their mean confidence) and ``accuracy`` (the fraction correct); NaN for an empty bin.
+
+    Bin ``k`` holds confidences in [k/n, (k+1)/n); the last bin is closed at 1. (torchmetrics'
+    ``MulticlassCalibrationError`` gives a confidence of exactly 1.0 a bin of its own; below 1.0 the two
+    binnings are the same.)
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, n_bins - 1)
+    n = np.bincount(index, minlength=n_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(index, weights=confidence, minlength=n_bins) / n
+        accuracy = np.bincount(index, weights=correct, minlength=n_bins) / n
+    return pd.DataFrame(
+        {
+            "bin": np.arange(n_bins),
+            "lower": edges[:-1],
+            "upper": edges[1:],
+            "n": n.astype(np.int64),
+            "confidence": mean_confidence,
+            "accuracy": accuracy,
+        }
+    )
+
+
+def reliability_bins(probabilities, labels, n_bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Return the top-label reliability table (``confidence_bins``) of class probabilities (N, C) and labels."""
+    return confidence_bins(*top_label(probabilities, labels), n_bins)
+
+
+def binned_calibration_error(bins: pd.DataFrame) -> float:
+    """Return Σ_k (n_k / N) · |accuracy_k − confidence_k| of a reliability table (NaN when it holds no clip)."""
+    total = bins["n"].sum()
+    if total == 0:
+        return float("nan")
+    full = bins[bins["n"] > 0]
+    return float((full["n"] / total * (full["accuracy"] - full["confidence"]).abs()).sum())
+
+
+def expected_calibration_error(probabilities, labels, n_bins: int = CALIBRATION_BINS) -> float:
+    """Return the top-label ECE: Σ_k (n_k / N) · |accuracy_k − confidence_k| over ``reliability_bins``
+    (a fraction in [0, 1]); NaN for no clip."""
+    return binned_calibration_error(reliability_bins(probabilities, labels, n_bins))
+
+
+def negative_log_likelihood(logits, labels) -> float:
+    """Return the mean negative log-likelihood −log softmax(logits)[label] (nats, from the logits through a
+    log-sum-exp, so no probability underflows to log 0); NaN for no clip."""
+    z = np.asarray(logits, dtype=np.float64)
+    z, y = _probabilities_and_labels(z, labels)
+    if not len(y):
+        return float("nan")
+    shift = z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z - shift).sum(axis=1)) + shift[:, 0]
+    return float(np.mean(log_norm - z[np.arange(len(y)), y]))
+
+
+def brier_score(probabilities, labels) -> float:
+    """Return the multi-class Brier score: the mean over clips of Σ_c (p_c − 1[c = label])² (Brier 1950; in
+    [0, 2], not divided by the number of classes); NaN for no clip."""
+    p, y = _probabilities_and_labels(probabilities, labels)
+    if not len(y):
+        return float("nan")
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(np.mean(((p - onehot) ** 2).sum(axis=1)))
+
+
+def probability_calibration(
+    predictions: pd.DataFrame, n_bins: int = CALIBRATION_BINS, prefix: str = ""
+) -> dict[str, float]:
+    """Return the calibration of one split's predictions (columns ``label`` and ``logit_<k>``): ``ece``
+    (top-label, ``n_bins`` equal-width bins), ``nll`` and ``brier``, all of the softmax of the saved logits
+    (as ``prefix`` + name); NaN for each when the table has no logits or no rows."""
+    logits = logit_matrix(predictions)
+    if logits is None or not len(logits):
+        return {f"{prefix}{name}": float("nan") for name in CALIBRATION_METRICS}
+    labels = predictions["label"].to_numpy()
+    probabilities = softmax(logits)
+    return {
+        f"{prefix}ece": expected_calibration_error(probabilities, labels, n_bins),
+        f"{prefix}nll": negative_log_likelihood(logits, labels),
+        f"{prefix}brier": brier_score(probabilities, labels),
+    }

@@ -1,5 +1,5 @@
-"""Name → class registries filled by decorators, with entry points and ``module:Class`` names; ``registries``
-returns all of them."""
+"""Name → class registries filled by decorators, with entry points and ``module:Class`` names
+(``config.components.registries`` returns the three of them)."""
 
 from __future__ import annotations
 
@@ -89,13 +89,3 @@ class Registry(Generic[T]):
         if self._base is not None and not (isinstance(obj, type) and issubclass(obj, self._base)):
             raise UnknownNameError(self.kind, name, self.names(), f"not a subclass of {self._base.__name__}")
         return obj
-
-
-def registries() -> dict[str, Registry]:
-    """Return every component registry by the plural name the CLI and config errors use ("strategies",
-    "datasets", "backbones"), with the built-ins registered."""
-    from hdfbench.data import DATASETS
-    from hdfbench.models import BACKBONES
-    from hdfbench.strategies import STRATEGIES
-
-    return {"strategies": STRATEGIES, "datasets": DATASETS, "backbones": BACKBONES}

@@ -104,3 +104,73 @@ def test_worst_group_metrics_by_plain_loops():
                 right, n = hits.get(group, (0, 0))
                 hits[group] = (right + (y == p), n + 1)
             assert out[key] == pytest.approx(min(right / n for right, n in hits.values()))
+
+
+# --- probability calibration, against torchmetrics and torch (independent implementations) ------------------
+
+
+def _sharp_logits(n: int, k: int = 7, scale: float = 3.0, seed: int = 0):
+    """Logits of a classifier right about half the time, confident to various degrees."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, k)) * scale
+    labels = rng.integers(0, k, n)
+    logits[np.arange(n // 2), labels[: n // 2]] += scale
+    return logits, labels
+
+
+@pytest.mark.parametrize("scale, seed", [(0.5, 0), (3.0, 1), (6.0, 2)])
+def test_ece_equals_torchmetrics_multiclass_calibration_error(scale, seed):
+    torch = pytest.importorskip("torch")
+    from torchmetrics.classification import MulticlassCalibrationError
+    from torchmetrics.functional.classification.calibration_error import _ce_compute
+
+    logits, labels = _sharp_logits(2000, scale=scale, seed=seed)
+    ours = metrics.expected_calibration_error(metrics.softmax(logits), labels, n_bins=15)
+    metric = MulticlassCalibrationError(num_classes=7, n_bins=15, norm="l1")
+    theirs = metric(torch.tensor(logits), torch.tensor(labels)).item()  # torchmetrics bins in float32
+    assert abs(ours - theirs) < 1e-6
+    confidence, correct = metrics.top_label(metrics.softmax(logits), labels)
+    exact = _ce_compute(torch.tensor(confidence), torch.tensor(correct, dtype=torch.float64), 15, norm="l1").item()
+    assert abs(ours - exact) < 1e-12  # the same binning in float64
+
+
+def test_nll_equals_torch_cross_entropy_and_brier_the_direct_sum():
+    torch = pytest.importorskip("torch")
+    logits, labels = _sharp_logits(1500, scale=8.0)  # saturated softmax: the NLL must come from the logits
+    z, y = torch.tensor(logits), torch.tensor(labels)
+    assert abs(metrics.negative_log_likelihood(logits, labels) - torch.nn.functional.cross_entropy(z, y).item()) < 1e-9
+    onehot = torch.nn.functional.one_hot(y, 7).double()
+    brier = ((torch.softmax(z, dim=1) - onehot) ** 2).sum(dim=1).mean().item()
+    assert abs(metrics.brier_score(metrics.softmax(logits), labels) - brier) < 1e-12
+
+
+def test_reliability_bins_by_hand():
+    # confidences 0.95 (right), 0.95 (wrong), 0.5 (right), 1.0 (right: the last bin is closed at 1)
+    probabilities = np.array([[0.95, 0.05], [0.95, 0.05], [0.5, 0.5], [1.0, 0.0]])
+    labels = np.array([0, 1, 0, 0])
+    bins = metrics.reliability_bins(probabilities, labels, n_bins=10)
+    assert bins["n"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 3]
+    assert bins.loc[9, "confidence"] == pytest.approx((0.95 + 0.95 + 1.0) / 3)
+    assert bins.loc[9, "accuracy"] == pytest.approx(2 / 3)
+    expected = 3 / 4 * abs(2 / 3 - 2.9 / 3) + 1 / 4 * abs(1 - 0.5)
+    assert metrics.expected_calibration_error(probabilities, labels, n_bins=10) == pytest.approx(expected)
+    assert metrics.brier_score(probabilities, labels) == pytest.approx(
+        (0.05**2 * 2 + (0.95**2 + 0.95**2) + 0.5**2 * 2 + 0) / 4
+    )
+
+
+def test_probability_calibration_of_a_predictions_table():
+    logits, labels = _sharp_logits(300)
+    frame = pd.DataFrame({"label": labels, **{f"logit_{k}": logits[:, k] for k in range(7)}})
+    frame = frame[["label", *[f"logit_{k}" for k in (3, 0, 1, 2, 6, 4, 5)]]]  # column order does not matter
+    out = metrics.probability_calibration(frame, prefix="test_")
+    p = metrics.softmax(logits)
+    assert out == pytest.approx(
+        {
+            "test_ece": metrics.expected_calibration_error(p, labels),
+            "test_nll": metrics.negative_log_likelihood(logits, labels),
+            "test_brier": metrics.brier_score(p, labels),
+        }
+    )
+    missing = metrics.probability_calibration(pd.DataFrame({"label": [0, 1]}))
+    assert set(missing) == {"ece", "nll", "brier"} and all(math.isnan(v) for v in missing.values())

@@ -18,11 +18,11 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 #    forward / backward times);
 timeout 90 python3 benchmarks/kernel_variants.py --device cuda --rounds 3 --out "$out/kernel_variants_gpu.json" \
     > "$out/kernel_variants_gpu.txt" || true
-# 2. ERM's step at each depthwise kernel (pointwise native) and at matmul pointwise: the ablation that sets the
-#    CUDA `auto` in hdfbench/models/kernels.py;
-for combo in native:native flipgrad:native frames2d:native native:matmul; do
+# 2. ERM's step at each depthwise kernel (pointwise native; triton's kernels compile in its first steps) and at
+#    matmul pointwise: the ablation that sets the CUDA `auto` in hdfbench/models/kernels.py;
+for combo in native:native triton:native flipgrad:native frames2d:native native:matmul; do
     dw=${combo%%:*} pw=${combo##*:}
-    timeout 45 python3 benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
+    timeout 40 python3 benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
         --threads 8 --precisions fp32 bf16 --channels-last off --strategies erm --depthwise $dw --pointwise $pw \
         --warmup 3 --steps 5 --rounds 3 --out "$out/step_cost_gpu_${dw}_${pw}.json" || true
 done

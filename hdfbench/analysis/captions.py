@@ -198,3 +198,45 @@ def ranks_caption(result) -> str:
         f"Mean ranks of test {title(result.metric)} over N = {len(result.scores)} datasets; best: {best} "
         f"({result.ranks[best]:.2f}); {omnibus}. {tail}"
     )
+
+
+def published_caption(table: pd.DataFrame) -> str:
+    """Return what the published rows are and that none is comparable with this sweep."""
+    datasets = ", ".join(dict.fromkeys(table["published_dataset"]))
+    return (
+        f"Published UAR / WAR on {datasets} (% as published; shipped in hdfbench/analysis/published_results.csv, "
+        f"{len(table)} rows, one per value and source where sources disagree), beside this sweep's runs. "
+        "None is comparable: each row says why (epoch selection, backbone, pretraining, frames). They enter no "
+        "statistic, rank or caption."
+    )
+
+
+def calibration_caption(table: pd.DataFrame) -> str:
+    """Return the best- and worst-calibrated variant (mean test ECE) per dataset."""
+    if "test_ece_mean" not in table or table["test_ece_mean"].isna().all():
+        return "Calibration of the test softmax: NLL and Brier score per run (mean ± std)."
+    parts = []
+    for dataset, rows in table.dropna(subset=["test_ece_mean"]).groupby("dataset", sort=True):
+        lo, hi = rows.loc[rows["test_ece_mean"].idxmin()], rows.loc[rows["test_ece_mean"].idxmax()]
+        parts.append(
+            f"on {dataset} the lowest mean ECE is {lo['variant']} ({pct(lo['test_ece_mean'])} %), the highest "
+            f"{hi['variant']} ({pct(hi['test_ece_mean'])} %)"
+        )
+    return (
+        "Calibration of the test softmax per run (mean ± std): top-label ECE over 15 equal-width confidence bins, "
+        "NLL (nats) and Brier score (Σ over classes, 0–2); lower is better; " + "; ".join(parts) + "."
+    )
+
+
+def oracle_caption(table: pd.DataFrame, label: str) -> str:
+    """Return what the best-on-test columns are and the largest mean UAR gap."""
+    text = (
+        f"Best-on-test numbers, {label}: the highest test UAR and the highest test WAR over the epochs, each "
+        "at its own epoch, beside the epoch selected on inner validation; gap = best-on-test − selected "
+        "(pp, per run). Reported only: never used to select."
+    )
+    gaps = table.dropna(subset=["gap_uar_mean"])
+    if len(gaps):
+        top = gaps.loc[gaps["gap_uar_mean"].idxmax()]
+        text += f" Largest mean UAR gap: {top['variant']} on {top['dataset']} ({signed(top['gap_uar_mean'])} pp)."
+    return text

@@ -9,8 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: never open a window, also on machines with a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
 DPI = 110
 

@@ -13,10 +13,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hdfbench.analysis.published import PUBLISHED_LABEL
 from hdfbench.fileio import atomic_write, atomic_write_text
 
 #: Short column titles of the metrics.
-TITLES = {"test_war": "WAR", "test_uar": "UAR", "worst_class_recall": "worst-class recall", "val_uar": "val UAR"}
+TITLES = {
+    "test_war": "WAR",
+    "test_uar": "UAR",
+    "worst_class_recall": "worst-class recall",
+    "val_uar": "val UAR",
+    "oracle_test_war": "WAR selected on test",
+    "oracle_test_uar": "UAR selected on test",
+    "test_ece": "ECE",
+    "test_nll": "NLL",
+    "test_brier": "Brier",
+}
 
 
 def title(metric: str) -> str:
@@ -80,9 +91,89 @@ def _metric_cells(out: pd.DataFrame, table: pd.DataFrame, metrics: list[str]) ->
     return out
 
 
-def display_main(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Return the main table with ``mean ± std`` (%) cells."""
-    return _metric_cells(table[["dataset", "variant", "n", "n_folds", "n_seeds"]].copy(), table, metrics)
+def display_main(table: pd.DataFrame, metrics: list[str], published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the main table with ``mean ± std`` (%) cells; with ``published`` rows (``published.published_beside``)
+    those follow the measured rows of their dataset, labelled as published and why they are not comparable,
+    with their UAR and WAR (as published, %) and no other cell."""
+    out = _metric_cells(table[["dataset", "variant", "n", "n_folds", "n_seeds"]].copy(), table, metrics)
+    if published is None or published.empty:
+        return out
+    out = out.astype(str)
+    out["source"] = "measured here (epoch selected on inner validation)"
+    blocks = []
+    for dataset, rows in out.groupby("dataset", sort=False):
+        blocks.append(rows)
+        theirs = published[published["dataset"] == dataset]
+        if theirs.empty:
+            continue
+        extra = pd.DataFrame("", index=range(len(theirs)), columns=out.columns)
+        extra["dataset"] = dataset
+        names = zip(theirs["method"], theirs["venue"], strict=True)
+        extra["variant"] = [f"[published] {m}" + (f" ({v})" if v else "") for m, v in names]
+        for metric in ("test_war", "test_uar"):
+            if f"{title(metric)} (%)" in extra:
+                extra[f"{title(metric)} (%)"] = [pct(v, digits=2) for v in theirs[metric.removeprefix("test_")]]
+        extra["source"] = [
+            f"{PUBLISHED_LABEL}, not comparable ({d}): {s}" for d, s in zip(theirs["differs"], theirs["source"])
+        ]
+        blocks.append(extra)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def display_published(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the published rows beside this sweep's datasets: method, venue, UAR and WAR (% as published), how
+    each was set up, its source and why it is not comparable."""
+    out = table[["dataset", "method", "venue"]].copy()
+    out["UAR (%)"] = table["uar"].map(lambda v: pct(v, digits=2))
+    out["WAR (%)"] = table["war"].map(lambda v: pct(v, digits=2))
+    out = out.assign(**{c: table[c] for c in ("backbone", "pretraining", "frames")})
+    out["epoch selected on"] = table["selected_on"]
+    out["source"] = table["source"] + [f" — {n}" if n else "" for n in table["note"]]
+    out["comparable with this sweep"] = table["comparable"]
+    return out
+
+
+def display_calibration(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the calibration table: test ECE (%, mean ± std), NLL (nats) and Brier score (mean ± std, 3 decimals)."""
+    out = table[["dataset", "variant", "n"]].copy()
+    for metric in ("test_ece", "test_nll", "test_brier"):
+        if f"{metric}_mean" not in table:
+            continue
+        means, stds = table[f"{metric}_mean"], table[f"{metric}_std"]
+        if metric == "test_ece":
+            out["ECE (%)"] = [pct(m, s) for m, s in zip(means, stds, strict=True)]
+        else:
+            name = "NLL (nats)" if metric == "test_nll" else "Brier"
+            out[name] = [
+                number(m, 3) + (f" ± {number(sd, 3)}" if pd.notna(sd) else "") if pd.notna(m) else "–"
+                for m, sd in zip(means, stds, strict=True)
+            ]
+    return out
+
+
+def display_oracle(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the honest-vs-best-on-test table: per metric the selected epoch's test value, the best-on-test
+    value (%, mean ± std) and their gap (pp, mean ± std over runs), and the mean epochs."""
+    out = table[["dataset", "variant", "n"]].copy()
+    for m in ("uar", "war"):
+        name = m.upper()
+        out[f"{name}, selected on val (%)"] = [
+            pct(a, b) for a, b in zip(table[f"test_{m}_mean"], table[f"test_{m}_std"], strict=True)
+        ]
+        out[f"{name}, selected on test (%)"] = [
+            pct(a, b) for a, b in zip(table[f"oracle_test_{m}_mean"], table[f"oracle_test_{m}_std"], strict=True)
+        ]
+        out[f"{name} gap (pp)"] = [
+            f"{signed(a)} ± {100 * b:.{DIFF_DIGITS}f}" if pd.notna(b) else signed(a)
+            for a, b in zip(table[f"gap_{m}_mean"], table[f"gap_{m}_std"], strict=True)
+        ]
+    out["epoch: selected / best UAR / best WAR"] = [
+        " / ".join(number(v, 1) for v in values)
+        for values in zip(
+            table["selected_epoch_mean"], table["oracle_test_uar_epoch_mean"], table["oracle_test_war_epoch_mean"]
+        )
+    ]
+    return out
 
 
 def _bayes(table: pd.DataFrame) -> list[str]:

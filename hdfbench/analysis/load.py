@@ -1,6 +1,6 @@
 """Reading an experiment results directory for analysis, partial sweeps included.
 
-``summary.csv`` is the fast path: ``sweep.results.write_summary`` reuses a row while its run's
+``summary.csv`` is the fast path: ``training.results.write_summary`` reuses a row while its run's
 ``done`` marker is not newer than the file and recomputes only the other finished runs.
 Per-cell facts that are identical for every run of a (dataset, fold) — training and test sizes,
 class support — are read from one run of that cell only.
@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from hdfbench.config import StrategySpec
-from hdfbench.sweep.results import write_summary
+from hdfbench.training.results import write_summary
 
 log = logging.getLogger(__name__)
 

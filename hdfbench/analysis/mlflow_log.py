@@ -13,8 +13,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hdfbench.errortext import error_line
 from hdfbench.fileio import sqlite_unwritable
-from hdfbench.sweep.tracking import first_line
 
 
 def tracking_uri(config: dict, experiment_dir: Path) -> str | None:
@@ -98,4 +98,4 @@ def log_analysis(analysis) -> str:
     try:
         return _log(uri, config.get("experiment", analysis.experiment.name), analysis)
     except Exception as exc:  # the analysis on disk is complete; MLflow is a mirror
-        return f"MLflow: logging to {uri} failed ({type(exc).__name__}: {first_line(exc)}); analysis not logged"
+        return f"MLflow: logging to {uri} failed ({type(exc).__name__}: {error_line(exc, '')}); analysis not logged"

@@ -17,12 +17,15 @@ from hdfbench.analysis.comparisons import Settings, comparison_table, reference_
 from hdfbench.analysis.formatting import (
     WrittenTable,
     display_ablation,
+    display_calibration,
     display_group_recall,
     display_held_out,
     display_main,
+    display_oracle,
     display_per_class,
     display_per_class_difference,
     display_phenomena,
+    display_published,
     display_ranks,
     display_shift_gap,
     display_statistics,
@@ -30,10 +33,21 @@ from hdfbench.analysis.formatting import (
 )
 from hdfbench.analysis.load import Experiment, ResultsError, class_support, load_experiment
 from hdfbench.analysis.phenomena import phenomena_table
+from hdfbench.analysis.published import measured_protocol, published_beside
 from hdfbench.analysis.ranks import RankResult, rank_datasets
 from hdfbench.analysis.shift import shift_frames
 from hdfbench.analysis.summary import write_summary_table
-from hdfbench.analysis.tables import headline_metrics, main_table, per_class_difference, per_class_table
+from hdfbench.analysis.tables import (
+    ORACLE,
+    calibration_table,
+    headline_metrics,
+    main_table,
+    oracle_table,
+    per_class_difference,
+    per_class_table,
+    present,
+)
+from hdfbench.training.selection import ORACLE_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +119,9 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
         return analysis
     assert ref is not None, "finished runs have variants, so there is a reference"
     frames["main_table"] = main_table(summary, variants)
+    frames["published"] = published_beside(experiment.datasets, measured_protocols(experiment))
+    frames["calibration"] = calibration_table(summary, variants)
+    frames["oracle"] = oracle_table(summary, variants)
     support = class_support(experiment)
     frames["per_class_recall"] = per_class_table(summary, experiment.classes, support, variants)
     frames["per_class_difference"] = per_class_difference(summary, experiment.classes, ref, variants)
@@ -125,6 +142,13 @@ def compute(experiment: Experiment, options: Options, out_dir: Path) -> Analysis
     return analysis
 
 
+def measured_protocols(experiment: Experiment) -> dict[str, dict[str, str]]:
+    """Return dataset → how its runs were set up (``published.measured_protocol`` of its first run's config.json),
+    which the published rows are compared against."""
+    first = experiment.summary.drop_duplicates("dataset")
+    return {row.dataset: measured_protocol(experiment.run_config(row.run_id)) for row in first.itertuples()}
+
+
 def _caption(analysis: Analysis) -> None:
     frames, ref, alpha = analysis.frames, analysis.reference, analysis.options.alpha
     assert ref is not None, "called by compute once there are finished runs, hence a reference"
@@ -137,6 +161,20 @@ def _caption(analysis: Analysis) -> None:
         statistics=captions.statistics_caption(frames["statistics"], ref, alpha),
         ranks=captions.ranks_caption(analysis.ranks),
     )
+    if present(analysis.experiment.summary, ORACLE):
+        analysis.captions["main_table"] += (
+            f" The 'selected on test' columns are {ORACLE_LABEL}: reported beside the honest selection, never used."
+        )
+    if len(frames["published"]):
+        analysis.captions["main_table"] += (
+            " Rows marked [published] are the literature's numbers as published, not comparable with this sweep "
+            "(why: the source column and the published table below); they enter no statistic or rank."
+        )
+        analysis.captions["published"] = captions.published_caption(frames["published"])
+    if len(frames["calibration"]):
+        analysis.captions["calibration"] = captions.calibration_caption(frames["calibration"])
+    if len(frames["oracle"]):
+        analysis.captions["oracle"] = captions.oracle_caption(frames["oracle"], ORACLE_LABEL)
     if len(frames["ablation"]):
         analysis.captions["ablation"] = captions.ablation_caption(frames["ablation"], alpha)
     if len(frames["phenomena"]):
@@ -157,7 +195,12 @@ def write_tables(analysis: Analysis) -> None:
         return
     metrics = headline_metrics(analysis.experiment.summary)
     displays = {
-        "main_table": display_main(frames["main_table"], metrics),
+        "main_table": display_main(
+            frames["main_table"], metrics + present(analysis.experiment.summary, ORACLE), frames["published"]
+        ),
+        "published": display_published(frames["published"]) if len(frames["published"]) else None,
+        "calibration": display_calibration(frames["calibration"]) if len(frames["calibration"]) else None,
+        "oracle": display_oracle(frames["oracle"]) if len(frames["oracle"]) else None,
         "per_class_recall": display_per_class(frames["per_class_recall"]),
         "per_class_difference": display_per_class_difference(frames["per_class_difference"]),
         "statistics": display_statistics(frames["statistics"]) if len(frames["statistics"]) else None,

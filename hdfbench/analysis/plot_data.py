@@ -91,3 +91,24 @@ def training_curves(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
 
     frames = [f for f in _map(read, list(runs.itertuples())) if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def test_confidence(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
+    """Return the top-label confidence of every test clip of ``runs`` (the softmax of its saved logits):
+    dataset, variant, run_id, confidence, correct; runs whose predictions hold no logits are left out."""
+    from hdfbench.metrics import logit_matrix, softmax, top_label
+
+    def read(row) -> pd.DataFrame:
+        frame = pd.read_parquet(experiment.run_path(row.run_id) / "predictions.parquet")
+        frame = frame[frame["split"] == "test"]
+        logits = logit_matrix(frame)
+        if logits is None:
+            return pd.DataFrame()
+        confidence, correct = top_label(softmax(logits), frame["label"].to_numpy())
+        return pd.DataFrame({"confidence": confidence, "correct": correct}).assign(
+            dataset=row.dataset, variant=row.variant, run_id=row.run_id
+        )
+
+    frames = [f for f in _map(read, list(runs.itertuples())) if len(f)]
+    columns = ["confidence", "correct", "dataset", "variant", "run_id"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -18,6 +18,7 @@ from hdfbench.analysis.cd_diagram import draw_cd
 from hdfbench.analysis.figure_style import Figure, palette, plt, save, setup, sns
 from hdfbench.analysis.formatting import pct, signed, title
 from hdfbench.analysis.train_counts import train_class_counts
+from hdfbench.metrics import CALIBRATION_BINS, binned_calibration_error, confidence_bins
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +299,54 @@ def confusion_matrices(analysis, out: Path, colours: dict) -> list[Figure]:
     return figures
 
 
+def reliability_diagram(analysis, out: Path, colours: dict) -> list[Figure]:
+    """Top-label reliability per dataset: test accuracy against mean confidence in 15 equal-width bins per
+    variant (pooled over up to ``MAX_RUNS`` runs), the diagonal of perfect calibration, and the share of clips
+    per bin below."""
+    runs = plot_data.sample_runs(analysis.experiment.summary)
+    clips = plot_data.test_confidence(analysis.experiment, runs)
+    if clips.empty:
+        return []
+    datasets = sorted(clips["dataset"].unique())
+    fig, axes = plt.subplots(
+        2, len(datasets), figsize=(5.0 * len(datasets), 5.6), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    pooled = []
+    for i, dataset in enumerate(datasets):
+        top, bottom = axes[0][i], axes[1][i]
+        top.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+        rows = clips[clips["dataset"] == dataset]
+        order = [v for v in analysis.experiment.variants if v in set(rows["variant"])]
+        for variant in order:
+            these = rows[rows["variant"] == variant]
+            bins = confidence_bins(these["confidence"], these["correct"], CALIBRATION_BINS)
+            ece = binned_calibration_error(bins)
+            pooled.append((dataset, variant, ece, these["run_id"].nunique()))
+            full = bins[bins["n"] > 0]
+            label = f"{variant} (pooled ECE {pct(ece)} %)"
+            top.plot(full["confidence"], full["accuracy"], "o-", color=colours[variant], ms=3, lw=1, label=label)
+            centres = (bins["lower"] + bins["upper"]) / 2
+            bottom.plot(centres, bins["n"] / bins["n"].sum(), "-", color=colours[variant], lw=1, drawstyle="steps-mid")
+        top.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence in bin", ylabel="test accuracy in bin")
+        top.set_title(dataset)
+        top.legend(fontsize=7)
+        bottom.set(xlim=(0, 1), xlabel="confidence", ylabel="share of clips")
+    fig.tight_layout()
+    table = pd.DataFrame(pooled, columns=["dataset", "variant", "ece", "runs"]).dropna()
+    caption = (
+        f"Reliability diagram of the test softmax: accuracy against mean confidence in {CALIBRATION_BINS} "
+        f"equal-width bins, clips pooled over up to {plot_data.MAX_RUNS} runs per variant (the table's ECE is the "
+        "mean of per-run values); below: the share of clips per bin. "
+    )
+    if len(table):
+        lo, hi = table.loc[table["ece"].idxmin()], table.loc[table["ece"].idxmax()]
+        caption += (
+            f"Pooled ECE ranges from {pct(lo['ece'])} % ({lo['variant']}, {lo['dataset']}) to {pct(hi['ece'])} % "
+            f"({hi['variant']}, {hi['dataset']}); points below the diagonal are over-confident."
+        )
+    return [save(fig, out, "reliability_diagram", "calibration", caption)]
+
+
 def training_curves(analysis, out: Path, colours: dict) -> list[Figure]:
     """Validation UAR per epoch per variant (mean and sd over runs) and GroupDRO's q over training."""
     runs = plot_data.sample_runs(analysis.experiment.summary)
@@ -376,6 +425,7 @@ FIGURES = (
     seed_fold_variance,
     recall_heatmaps,
     confusion_matrices,
+    reliability_diagram,
     training_curves,
     cd_figure,
 )

@@ -1,8 +1,9 @@
 """The analysis report: ``report.md`` and a self-contained ``report.html`` (figures embedded as base64).
 
 Both are rendered from one list of blocks (heading, paragraph, table, figure, code), so they carry
-the same sections in the same order: setup, main table, ablation, per-class, heterogeneity,
-distribution shift, imbalance, statistics, known phenomena, training, notes.
+the same sections in the same order: setup, main table (with the published numbers beside it and the
+best-on-test numbers when recorded), calibration, ablation, per-class, heterogeneity, distribution
+shift, imbalance, statistics, known phenomena, training, notes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hdfbench.fileio import atomic_write_text
 SECTIONS = [
     ("setup", "Setup"),
     ("main", "Main results"),
+    ("calibration", "Calibration"),
     ("ablation", "Ablation"),
     ("per_class", "Per-class recall"),
     ("heterogeneity", "Heterogeneity"),
@@ -78,6 +80,11 @@ def _designs(analysis) -> list[str]:
     return lines
 
 
+def _oracle_on(experiment) -> bool:
+    """Return whether the sweep recorded the best-on-test numbers (``selection.report_oracle``)."""
+    return bool(experiment.config.get("selection", {}).get("report_oracle"))
+
+
 def _setup(analysis) -> list[Block]:
     experiment, options = analysis.experiment, analysis.options
     sweep, summary = experiment.sweep, experiment.summary
@@ -92,7 +99,8 @@ def _setup(analysis) -> list[Block]:
         f"variants {experiment.variants}",
         f"Missing (not finished): {', '.join(experiment.missing) if experiment.missing else 'none'}",
         f"Reference: **{analysis.reference}**; primary metric: test {title(analysis.metric)}; "
-        f"checkpoint selection: {experiment.config.get('selection', {}).get('rule', 'unknown')} on inner validation",
+        f"checkpoint selection: {experiment.config.get('selection', {}).get('rule', 'unknown')} on inner validation"
+        + ("; best-on-test numbers reported beside it, never used" if _oracle_on(experiment) else ""),
         *_designs(analysis),
         f"Multiplicity: one Holm family per metric over every primary comparison in this report (statistics and "
         f"ablation tables together: each comparison is adjusted once), α = {options.alpha}; only the primary test "
@@ -119,7 +127,8 @@ def blocks(analysis) -> list[Block]:
     """Return the report as blocks, section by section."""
     body = {
         "setup": _setup(analysis),
-        "main": _table(analysis, "main_table"),
+        "main": _table(analysis, "main_table") + _table(analysis, "oracle") + _table(analysis, "published"),
+        "calibration": _table(analysis, "calibration") + _figures(analysis, "calibration"),
         "ablation": (
             _table(analysis, "ablation")
             or [Block("paragraph", "No ablation family (a strategy with ≥ 2 variants and a full model) in this sweep.")]

@@ -1,6 +1,7 @@
-"""Descriptive tables computed from summary rows: main table and per-class recall breakdown.
+"""Descriptive tables computed from summary rows: the main table, per-class recall and its differences, the
+probability-calibration table and the best-on-test (oracle) table.
 
-Every table is a numeric DataFrame (fractions, not %); ``export`` formats and writes them.
+Every table is a numeric DataFrame (fractions, not %); ``formatting.py`` formats and writes them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,21 @@ from hdfbench.analysis.load import CELL
 
 #: Headline metrics of every run, in table order (worst-group columns are appended per field).
 HEADLINE = ("test_war", "test_uar", "worst_class_recall")
+#: The best-on-test columns (``selection.report_oracle``), shown beside the headline ones, never tested or ranked.
+ORACLE = ("oracle_test_war", "oracle_test_uar")
+#: The probability-calibration columns of summary.csv (``metrics.probability_calibration`` of the test split).
+CALIBRATION = ("test_ece", "test_nll", "test_brier")
 
 
 def headline_metrics(summary: pd.DataFrame) -> list[str]:
     """Return the headline metric columns present: WAR, UAR, worst-class recall, worst-group accuracies."""
     groups = [c for c in summary.columns if c.startswith("worst_group_acc_")]
     return [m for m in HEADLINE if m in summary] + groups
+
+
+def present(summary: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """Return those of ``columns`` that ``summary`` has with at least one value (older runs lack the newer ones)."""
+    return [c for c in columns if c in summary and summary[c].notna().any()]
 
 
 def ordered(
@@ -30,8 +40,9 @@ def ordered(
 
 
 def main_table(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
-    """Return per (dataset, variant): strategy, n runs, n folds, n seeds, ``<metric>_mean`` and ``_std``."""
-    metrics = headline_metrics(summary)
+    """Return per (dataset, variant): strategy, n runs, n folds, n seeds, ``<metric>_mean`` and ``_std`` of the
+    headline metrics and of the best-on-test ``ORACLE`` columns when the runs recorded them."""
+    metrics = headline_metrics(summary) + present(summary, ORACLE)
     grouped = summary.groupby(["dataset", "variant"], sort=False)
     table = pd.DataFrame(
         {
@@ -89,3 +100,36 @@ def per_class_difference(
     table.insert(3, "reference", reference)
     table["class"] = pd.Categorical(table["class"], classes, ordered=True)
     return ordered(table, variants, keys=["dataset", "variant", "class"])
+
+
+def calibration_table(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """Return per (dataset, variant): n runs with calibration, and ``<metric>_mean`` / ``_std`` of the test
+    ECE, NLL and Brier score (empty when summary.csv has no calibration column)."""
+    metrics = present(summary, CALIBRATION)
+    if not metrics:
+        return pd.DataFrame(columns=["dataset", "variant", "n"])
+    grouped = summary.dropna(subset=metrics, how="all").groupby(["dataset", "variant"], sort=False)
+    table = pd.DataFrame({"n": grouped.size()})
+    for metric in metrics:
+        table[f"{metric}_mean"] = grouped[metric].mean()
+        table[f"{metric}_std"] = grouped[metric].std(ddof=1)
+    return ordered(table.reset_index(), variants)
+
+
+def oracle_table(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """Return per (dataset, variant) with best-on-test numbers: n runs, and for UAR and WAR the mean ± std of
+    the selected epoch's test value (``test_<m>``), of the best-on-test value (``oracle_test_<m>``) and of
+    their per-run difference ``gap_<m>`` (oracle − selected, ≥ 0), plus the mean selected and oracle
+    epochs. Empty without oracle columns."""
+    if not present(summary, ORACLE):
+        return pd.DataFrame(columns=["dataset", "variant", "n"])
+    rows = summary.dropna(subset=list(ORACLE), how="all")
+    rows = rows.assign(**{f"gap_{m}": rows[f"oracle_test_{m}"] - rows[f"test_{m}"] for m in ("uar", "war")})
+    grouped = rows.groupby(["dataset", "variant"], sort=False)
+    table = pd.DataFrame({"n": grouped.size(), "selected_epoch_mean": grouped["selected_epoch"].mean()})
+    for m in ("uar", "war"):
+        for column in (f"test_{m}", f"oracle_test_{m}", f"gap_{m}"):
+            table[f"{column}_mean"] = grouped[column].mean()
+            table[f"{column}_std"] = grouped[column].std(ddof=1)
+        table[f"oracle_test_{m}_epoch_mean"] = grouped[f"oracle_test_{m}_epoch"].mean()
+    return ordered(table.reset_index(), variants)

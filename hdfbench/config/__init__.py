@@ -1,9 +1,12 @@
 """The experiment configuration: its schema (``experiment``), loading from YAML with diagnostics
-(``loading``) and smoke-run shrinking (``smoke``)."""
+(``loading``, reporting ``problems``, checking the named ``components`` against their registries) and
+smoke-run shrinking (``smoke``). The schema sits below the strategies; the package, like ``loading`` and
+``components``, above them."""
 
 from hdfbench.config.experiment import (
     NAME_PATTERN,
     DatasetSpec,
+    EvaluationSpec,
     ExperimentConfig,
     ModelSpec,
     ParamSpace,
@@ -15,7 +18,8 @@ from hdfbench.config.experiment import (
     TrackingSpec,
     TrainingSpec,
 )
-from hdfbench.config.loading import ConfigError, Problem, apply_overrides, format_loc, load_config, parse_config
+from hdfbench.config.loading import apply_overrides, load_config, parse_config
+from hdfbench.config.problems import ConfigError, Problem, format_loc
 from hdfbench.config.smoke import changed_settings, smoke
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 
@@ -32,6 +36,7 @@ __all__ = [
     "ResourcesSpec",
     "ScheduleSpec",
     "SearchSpec",
+    "EvaluationSpec",
     "SelectionSpec",
     "StrategySpec",
     "TrackingSpec",

@@ -8,14 +8,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hdfbench.losses.balancing import Balance, Balancing, ClassWeighting
 from hdfbench.optim import OptimizerSpec, ScheduleSpec
 from hdfbench.schema import LocalPath, StrictModel
-from hdfbench.training.selection import SelectionRule
+from hdfbench.selection_rules import SelectionRule
 
-#: How a run balances its classes (any strategy): not at all, a class-weighted loss, or balanced sampling.
-Balance = Literal["none", "reweight", "sample"]
-#: The class weights of ``balance: reweight``: 1/n_c, or Cui et al.'s effective number (1 − β)/(1 − β^n_c).
-ClassWeighting = Literal["inverse_frequency", "effective_number"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 
 
@@ -95,9 +92,7 @@ class StrategySpec(StrictModel):
 
     @property
     def balancing(self):
-        """Return the ``strategies.base.Balancing`` a strategy is built with."""
-        from hdfbench.strategies.base import Balancing  # the strategy layer imports torch; the schema does not
-
+        """Return the ``losses.balancing.Balancing`` a strategy is built with."""
         return Balancing(self.balance, self.class_weights, self.beta)
 
     @property
@@ -173,9 +168,44 @@ class TrainingSpec(StrictModel):
 
 
 class SelectionSpec(StrictModel):
-    """Which epoch's model is kept: the best one on the inner validation split by ``rule``."""
+    """Which epoch's model is kept: the best one on the inner validation split by ``rule``.
+
+    ``report_oracle`` also evaluates the test split every epoch and reports the best-on-test epoch's UAR and
+    WAR (each at its own epoch) beside the selected one, as the literature selects; never used to select.
+    """
 
     rule: SelectionRule = "best_val_uar"
+    report_oracle: bool = Field(
+        default=False, description="also record the best-on-test epoch's UAR and WAR (reported only, never selected)"
+    )
+
+    #: Newer than the first published run ids: counts only when set (a run that records the oracle differs).
+    LATE_FIELDS: ClassVar[tuple[str, ...]] = ("report_oracle",)
+
+
+class EvaluationSpec(StrictModel):
+    """How validation and test clips are predicted: the field's multi-view test protocol, the logits
+    averaged over ``temporal_views`` clips × ``spatial_views`` crops of each video. One view of each is the
+    single pass of every release (segment centres, the whole frame)."""
+
+    temporal_views: int = Field(
+        default=1, ge=1, le=16, description="clips per video: TSN frames at (j + 1/2) / k of each segment, j < k"
+    )
+    spatial_views: int = Field(
+        default=1, ge=1, le=16, description="crops per clip, along the frame's diagonal (1: the whole frame)"
+    )
+    crop_area: float = Field(default=0.8, gt=0, le=1, description="area fraction of each crop when spatial_views > 1")
+    on_validation: bool = Field(
+        default=False, description="also average the views for validation (epoch selection); default: one view"
+    )
+
+    #: Every field is newer than the first published run ids: a field counts only when set.
+    LATE_FIELDS: ClassVar[tuple[str, ...]] = ("temporal_views", "spatial_views", "crop_area", "on_validation")
+
+    @property
+    def views(self) -> int:
+        """Return the number of passes averaged per clip (temporal × spatial)."""
+        return self.temporal_views * self.spatial_views
 
 
 class ResourcesSpec(StrictModel):
@@ -232,6 +262,7 @@ class ExperimentConfig(StrictModel):
     model: ModelSpec = Field(default_factory=ModelSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     ray: RaySpec = Field(default_factory=RaySpec)

@@ -11,56 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from hdfbench.config.components import component_problems
 from hdfbench.config.experiment import (
     ExperimentConfig,
-    ModelSpec,
 )
+from hdfbench.config.problems import ConfigError, Loc, Problem, format_loc, pydantic_problems
 from hdfbench.fileio import first_non_utf8, sqlite_unwritable, unwritable
-from hdfbench.registry import UnknownNameError
 from hdfbench.schema import StrictModel
-
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One configuration problem: where (key path, line) and what."""
-
-    loc: Loc
-    message: str
-    line: int | None = None
-    #: where the offending value came from when not from the file (``--set KEY=VALUE``)
-    origin: str | None = None
-
-    def render(self, source: str) -> str:
-        """Return ``source:line: key.path: message`` (``--set KEY=VALUE: key.path: message`` for an override)."""
-        where = self.origin or (f"{source}:{self.line}" if self.line else source)
-        return f"{where}: {format_loc(self.loc) or '<top level>'}: {self.message}"
-
-
-class ConfigError(ValueError):
-    """An invalid experiment configuration; ``problems`` lists every problem found."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source, self.problems = source, problems
-        lines = [p.render(source) for p in problems]
-        head = f"invalid experiment config {source} ({len(problems)} problem{'s' * (len(problems) > 1)}):"
-        super().__init__("\n  ".join([head, *lines]))
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    """Return a key path as ``a.b[0].c``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _nodes(text: str) -> Iterator[tuple[Loc, yaml.Node, yaml.Node | None]]:
@@ -104,17 +67,6 @@ def _line_of(index: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
-def _pydantic_problems(exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        loc = prefix + tuple(error["loc"])
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        problems.append(Problem(loc, message))
-    return problems
-
-
 def _with_allowed_keys(problems: list[Problem], schema_at: dict[Loc, type[StrictModel]]) -> list[Problem]:
     """Append the allowed keys to every 'unknown key' problem whose parent schema is known."""
     out = []
@@ -151,104 +103,6 @@ def _submodels(annotation: Any) -> list[type[StrictModel]]:
     if isinstance(annotation, type) and issubclass(annotation, StrictModel):
         return [annotation]
     return [sub for arg in getattr(annotation, "__args__", ()) for sub in _submodels(arg)]
-
-
-def _component_items(raw: dict) -> list[tuple[Loc, str, Any, Any, str]]:
-    """Return (location, registry kind, name, options, options key) of each named component in ``raw``."""
-    items: list[tuple[Loc, str, Any, Any, str]] = []
-    for key, kind, options_key in (("datasets", "datasets", "options"), ("strategies", "strategies", "hparams")):
-        entries = raw.get(key)
-        for i, entry in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                items.append(((key, i), kind, entry["name"], entry.get(options_key, {}), options_key))
-    model = raw.get("model", {})
-    if isinstance(model, dict):
-        items.append(
-            (("model",), "backbones", model.get("backbone", ModelSpec().backbone), model.get("options", {}), "options")
-        )
-    return items
-
-
-#: Training settings a search space may name with a dotted path.
-SEARCHABLE_TRAINING = ("training.optimizer.lr", "training.optimizer.weight_decay", "training.batch_size")
-
-
-def _search_space_problems(entry: dict, hparams: type[StrictModel], loc: Loc) -> list[Problem]:
-    """Return problems with the names of a strategy's search space (ranges are checked by pydantic)."""
-    space = (entry.get("search") or {}).get("space") if isinstance(entry.get("search"), dict) else None
-    if not isinstance(space, dict):
-        return []
-    allowed = [*hparams.model_fields, *SEARCHABLE_TRAINING]
-    return [
-        Problem(loc + ("search", "space", name), f"cannot search '{name}' (allowed: {', '.join(allowed)})")
-        for name in space
-        if name not in allowed
-    ]
-
-
-def _balance_problems(entry: dict, dataset: str, fields: tuple[str, ...], loc: Loc) -> list[Problem]:
-    """Return a problem if the entry's ``balance_groups`` are not groups of ``dataset`` (with ``fields``)."""
-    from hdfbench.data.groups import group_options
-
-    groups, allowed = entry.get("balance_groups", "class"), group_options(fields)
-    if not isinstance(groups, str) or groups in allowed:
-        return []
-    return [
-        Problem(
-            loc + ("balance_groups",),
-            f"'{groups}' are not groups of dataset '{dataset}' (allowed: {', '.join(allowed)})",
-        )
-    ]
-
-
-def _component_problems(raw: dict) -> tuple[list[Problem], dict[Loc, type[StrictModel]]]:
-    """Validate each named component's options; return problems and the option schemas by location."""
-    from hdfbench.registry import registries
-
-    problems: list[Problem] = []
-    schemas: dict[Loc, type[StrictModel]] = {}
-    folds = raw.get("folds", [1])
-    items = _component_items(raw)
-    dataset_fields = []  # (name, group fields, classes) of every dataset whose options validate
-    for _loc, kind, name, options, _key in items:
-        if kind == "datasets" and name in registries()["datasets"]:
-            cls = registries()["datasets"].get(name)
-            try:
-                validated_options = cls.Options(**options)
-                dataset_fields.append(
-                    (name, cls.group_fields_for(validated_options), cls.classes_for(validated_options))
-                )
-            except (ValidationError, TypeError):
-                pass  # reported below
-    for loc, kind, name, options, key in items:
-        registry = registries()[kind]
-        try:
-            cls = registry.get(name)
-        except UnknownNameError as exc:
-            problems.append(Problem(loc + ("backbone" if kind == "backbones" else "name",), str(exc)))
-            continue
-        schema = cls.Hparams if key == "hparams" else cls.Options
-        schemas[loc + (key,)] = schema
-        if not isinstance(options, dict):
-            continue  # the structural pass reports the wrong type
-        try:
-            validated = schema(**options)
-        except ValidationError as exc:
-            problems += _pydantic_problems(exc, loc + (key,))
-            validated = None
-        if kind == "strategies" and validated is not None:
-            for dataset, fields, classes in dataset_fields:
-                found = cls.check_dataset(validated, fields)
-                found += cls.check_classes(validated, classes) if classes else []
-                problems += [Problem(loc + (key, field), f"{message} [dataset {dataset}]") for field, message in found]
-                problems += _balance_problems(raw["strategies"][loc[1]], dataset, fields, loc)
-        if kind == "strategies":
-            problems += _search_space_problems(raw["strategies"][loc[1]], schema, loc)
-        allowed = () if kind != "datasets" else (cls.folds_for(validated) if validated is not None else cls.folds)
-        bad = [f for f in folds if f not in allowed] if allowed and isinstance(folds, list) else []
-        if bad:
-            problems.append(Problem(("folds",), f"dataset '{name}' has no fold {bad} (allowed: {list(allowed)})"))
-    return problems, schemas
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -344,9 +198,9 @@ def parse_config(
     try:
         config = ExperimentConfig(**raw)
     except ValidationError as exc:
-        problems += _pydantic_problems(exc)
-    component_problems, component_schemas = _component_problems(raw)
-    problems += component_problems
+        problems += pydantic_problems(exc)
+    found, component_schemas = component_problems(raw)
+    problems += found
     if config is not None:
         problems += _consistency_problems(config)
     schemas.update(component_schemas)

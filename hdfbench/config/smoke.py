@@ -12,9 +12,14 @@ from hdfbench.config.experiment import (
 )
 from hdfbench.config.loading import Loc, format_loc
 
+#: The network of a smoke run that has no pretrained weights.
+SMOKE_MODEL = ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64})
+
 
 def smoke(config: ExperimentConfig) -> ExperimentConfig:
-    """Return ``config`` shrunk to a seconds-long CPU run: tiny data and model, 2 epochs of 2 steps."""
+    """Return ``config`` shrunk to a seconds-long CPU run: tiny data and model, 2 epochs of 2 steps. A model
+    with pretrained weights keeps its backbone and options (the file only fits that backbone, and the tiny
+    clips keep even X3D-S fast), so a smoke run also checks the weights."""
     from hdfbench.data import DATASETS
 
     datasets = [
@@ -42,7 +47,7 @@ def smoke(config: ExperimentConfig) -> ExperimentConfig:
             "folds": config.folds[:1],
             "seeds": config.seeds[:1],
             "strategies": strategies,
-            "model": ModelSpec(backbone="x3d_tiny", options={"head_dim_out": 64}),
+            "model": config.model if config.model.options.get("pretrained") else SMOKE_MODEL,
             "training": training,
             "resources": ResourcesSpec(cpu=1, gpu=0),
         }

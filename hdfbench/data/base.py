@@ -51,6 +51,9 @@ class Dataset:
         self.options = options
         self.cache_dir = Path(cache_dir)
         self.skipped: list = []
+        # the facts the options decide, stated once (the classmethods answer before any instance exists)
+        self.folds = self.folds_for(options)
+        self.group_fields = self.group_fields_for(options)
 
     @property
     def metadata_fields(self) -> tuple[str, ...]:

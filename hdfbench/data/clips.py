@@ -10,6 +10,7 @@ clips with their drawn augmentation parameters instead, for the device that trai
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +25,8 @@ from hdfbench.data.transforms import AugmentOptions, AugmentParams, augment_batc
 class ClipArray(Protocol):
     """What the trainer indexes: a clip count, the clips at ``index`` (positions or a slice) as uint8
     (B, T, H, W, 3), the same clips before augmentation with its parameters (``unaugmented``), and
-    ``set_epoch(seed, epoch)`` selecting the random draws of training clips."""
+    ``set_epoch(seed, epoch)`` selecting the random draws of training clips, and ``temporal_view(j, k)``, the
+    same clips sampled at the j-th of k evaluation positions in time."""
 
     def __len__(self) -> int: ...
 
@@ -33,6 +35,8 @@ class ClipArray(Protocol):
     def unaugmented(self, index) -> tuple[np.ndarray, AugmentParams | None]: ...
 
     def set_epoch(self, seed: int, epoch: int) -> None: ...
+
+    def temporal_view(self, view: int, views: int) -> ClipArray: ...
 
 
 def _positions(index) -> np.ndarray:
@@ -59,6 +63,10 @@ class MemoryClips:
     def set_epoch(self, seed: int, epoch: int) -> None:
         """Do nothing: in-memory clips are fixed."""
 
+    def temporal_view(self, view: int, views: int) -> MemoryClips:
+        """Return these clips: they hold only the T frames that were sampled, so every temporal view is them."""
+        return self
+
 
 class CachedClips:
     """The clips of one table read lazily from a ``ClipCache`` (filled from ``sources`` on a miss)."""
@@ -78,6 +86,7 @@ class CachedClips:
         self.frames, self.size, self.cap = frames, size, cap
         self.train, self.augment = train, train_augment
         self.seed, self.epoch = 0, 0
+        self.view, self.views = 0, 1
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -85,6 +94,14 @@ class CachedClips:
     def set_epoch(self, seed: int, epoch: int) -> None:
         """Select the random draws of training clips for (seed, epoch)."""
         self.seed, self.epoch = seed, epoch
+
+    def temporal_view(self, view: int, views: int) -> CachedClips:
+        """Return a copy of these evaluation clips that samples each segment at (view + ½) / views."""
+        if self.train:
+            raise ValueError("training clips are sampled at random: they have no temporal views")
+        other = copy.copy(self)
+        other.view, other.views = view, views
+        return other
 
     def __getitem__(self, index) -> np.ndarray:
         """Return the clips at ``index`` (positions or a slice) as uint8 (B, T, size, size, 3).
@@ -126,6 +143,7 @@ class CachedClips:
         return self.cache.read(clip_id)
 
     def sampled(self, row: int, rng: np.random.Generator | None) -> np.ndarray:
-        """Return the T frames of clip ``row`` picked by TSN sampling (random with ``rng``, else centres)."""
+        """Return the T frames of clip ``row`` picked by TSN sampling (random with ``rng``, else this array's
+        temporal view: the segment centres for one view)."""
         frames = self.cached_frames(row)
-        return np.asarray(frames[segment_indices(len(frames), self.frames, rng)])
+        return np.asarray(frames[segment_indices(len(frames), self.frames, rng, self.view, self.views)])

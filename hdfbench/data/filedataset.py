@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from hdfbench.data.base import Dataset
 from hdfbench.data.cache import ClipCache
 from hdfbench.data.clips import CachedClips
 from hdfbench.data.errors import DataError, MediaError
+from hdfbench.data.heterogeneity import quantile_bins
 from hdfbench.data.media import count_frames, read_clip, resolve_clip
 from hdfbench.data.transforms import AugmentOptions
 from hdfbench.fileio import first_non_utf8
@@ -88,6 +89,12 @@ class FileOptions(StrictModel):
     on_bad_clip: Literal["error", "skip"] = Field("error", description="stop on bad clips, or leave them out")
     augment: AugmentOptions = Field(default_factory=AugmentOptions, description="training augmentation")
     decode_workers: int = Field(2, ge=1, description="threads decoding clips into the cache")
+    length_groups: int = Field(
+        0, ge=0, le=9, description="a 'length' group field: k frame-count bins at the clips' quantiles (0: none)"
+    )
+
+    #: Options added after run ids were first published: part of a run id only when set.
+    LATE_FIELDS: ClassVar[tuple[str, ...]] = ("length_groups",)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,11 @@ class FileDataset(Dataset):
     #: How error messages name the dataset (default: its registered name) and what to do about a missing root.
     title: ClassVar[str] = ""
     root_help: ClassVar[str] = ""
+
+    @classmethod
+    def group_fields_for(cls, options: StrictModel) -> tuple[str, ...]:
+        """Return the dataset's own group fields, then ``length`` when ``length_groups`` is set."""
+        return (*cls.group_fields, *(("length",) if cast(FileOptions, options).length_groups else ()))
 
     # --- what a subclass provides -------------------------------------------------------------
     def check_root(self) -> Path:
@@ -138,6 +150,24 @@ class FileDataset(Dataset):
     def clip_base(self, clip_id: str) -> Path:
         """Return the frame folder of ``clip_id`` (a video ``<base>.<ext>`` next to it is accepted too)."""
         raise NotImplementedError
+
+    def derived_groups(self) -> pd.DataFrame:
+        """Return the group fields derived from the data, one row per usable listed clip (index clip_id):
+        ``length`` (frame-count bins) when ``length_groups`` is set; subclasses add theirs."""
+        usable = self.catalog[self.catalog["bad_reason"] == ""]
+        groups = pd.DataFrame(index=usable.index)
+        k = self.options.length_groups
+        if k:
+            groups["length"] = quantile_bins(usable["n_frames"], k)
+            if k > 1 and groups["length"].nunique() == 1:
+                raise DataError(
+                    f"{self.name}: datasets[].options.length_groups: {k} finds one length group, every clip has "
+                    f"{int(usable['n_frames'].iloc[0])} frames{self.length_help}"
+                )
+        return groups
+
+    #: What to say when every clip has the same length (a dataset whose frames were resampled to T).
+    length_help: ClassVar[str] = ""
 
     def cache_params(self) -> dict:
         """Return the parameters that change the cached frames (subclasses add their variants)."""
@@ -233,9 +263,16 @@ class FileDataset(Dataset):
         }
 
     def prepare(self) -> None:
-        """Check the root and split files, scan every clip, fill the cache, then apply ``on_bad_clip``."""
+        """Check the root and split files, scan every clip, fill the cache, apply ``on_bad_clip``, then derive
+        the group fields (so that a bad vote file is reported before any trial)."""
         self.fill_cache()
         self.apply_policy()
+        self.groups  # noqa: B018  (builds and keeps the derived groups)
+
+    @cached_property
+    def groups(self) -> pd.DataFrame:
+        """Return ``derived_groups()``, computed once."""
+        return self.derived_groups()
 
     def fill_cache(self) -> None:
         """Decode every usable clip that is not cached yet; record decoding failures as bad clips."""
@@ -291,6 +328,8 @@ class FileDataset(Dataset):
         info = self.catalog.loc[rows["clip_id"]]
         good = (info["bad_reason"] == "").to_numpy()
         table = rows.loc[good].assign(n_frames=info["n_frames"].to_numpy()[good].astype(int))
+        for field in self.groups.columns:
+            table[field] = self.groups.loc[table["clip_id"], field].to_numpy()
         return table[["clip_id", "label", *self.metadata_fields]].reset_index(drop=True)
 
     def clip_array(self, table: pd.DataFrame, train: bool) -> CachedClips:

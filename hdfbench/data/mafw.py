@@ -3,21 +3,24 @@
 Layout (see docs/datasets.md)::
 
     <root>/split/single/no_caption/set_<k>/{train,test}.txt    lines 'NNNNN.mp4 label-name'
-    <root>/data/frames/NNNNN/   or  <root>/data/faces/NNNNN/   or  <root>/data/clips/NNNNN.mp4
+    <root>/data/faces/NNNNN/   or  <root>/data/frames/NNNNN/   or  <root>/data/clips/NNNNN.mp4
 
-The first of these clip locations that exists is used, per clip.
+``clip_source`` says which: ``faces`` (the face crops published results use; the default), ``frames``
+(whole frames) or ``clips`` (the videos). Earlier releases took the first that existed, whole frames first.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pydantic import Field
 
 from hdfbench.data.base import DATASETS
+from hdfbench.data.errors import DataError
 from hdfbench.data.filedataset import FileDataset, FileOptions, split_rows
-from hdfbench.data.media import resolve_clip
 from hdfbench.schema import LocalPath
 
 #: The official order (MAFW README): the 7 basic expressions, then the 4 compound-ish ones.
@@ -34,13 +37,18 @@ MAFW_CLASSES = (
     "helplessness",
     "disappointment",
 )
-CLIP_FOLDERS = ("data/frames", "data/faces", "data/clips")
+CLIP_FOLDERS = {"faces": "data/faces", "frames": "data/frames", "clips": "data/clips"}
 
 
 class MAFWOptions(FileOptions):
     """Options of the MAFW loader."""
 
     root: LocalPath = Field(description="folder holding split/ and data/")
+    clip_source: Literal["faces", "frames", "clips"] = Field(
+        "faces", description="data/faces (face crops, as published work uses), data/frames or data/clips"
+    )
+
+    LATE_FIELDS = (*FileOptions.LATE_FIELDS, "clip_source")
 
 
 @DATASETS.register("mafw")
@@ -58,6 +66,23 @@ class MAFW(FileDataset):
         rows = [(Path(clip).stem, label, number) for number, clip, label in split_rows(path, "NNNNN.mp4 label-name")]
         return pd.DataFrame(rows, columns=["clip_id", "raw_label", "line"])
 
+    options: MAFWOptions
+
+    @cached_property
+    def clip_folder(self) -> Path:
+        """Return the folder of ``clip_source``; raise ``DataError`` naming the option if it does not exist."""
+        folder = self.root / CLIP_FOLDERS[self.options.clip_source]
+        if not folder.is_dir():
+            others = [name for name, sub in CLIP_FOLDERS.items() if (self.root / sub).is_dir()]
+            found = f"; {self.root} has {', '.join(CLIP_FOLDERS[o] for o in others)}" if others else ""
+            raise DataError(
+                f"MAFW clip folder {folder} does not exist (datasets[].options.clip_source: "
+                f"{self.options.clip_source}){found}"
+            )
+        return folder
+
+    def cache_params(self) -> dict:
+        return {**super().cache_params(), "clip_source": self.options.clip_source}
+
     def clip_base(self, clip_id: str) -> Path:
-        bases = [self.root / folder / clip_id for folder in CLIP_FOLDERS]
-        return next((b for b in bases if resolve_clip(b) is not None), bases[0])
+        return self.clip_folder / clip_id

@@ -313,10 +313,6 @@ class SyntheticDFER(Dataset):
     folds: tuple[int, ...] = (1, 2, 3, 4, 5)
     group_fields = ("source", "subject")
 
-    def __init__(self, options: SyntheticOptions, cache_dir: Path):
-        super().__init__(options, cache_dir)
-        self.folds = options.fold_ids
-
     @classmethod
     def folds_for(cls, options: StrictModel) -> tuple[int, ...]:
         """Return the folds of an option set (one per source under ``leave_source_out``)."""

@@ -167,6 +167,29 @@ def _crop_resize_flip(clip: torch.Tensor, box: list[int], flip: bool, size: int)
     return x.flip(-1) if flip else x
 
 
+def view_boxes(size: int, views: int, area: float) -> list[tuple[int, int, int, int]]:
+    """Return the (top, left, h, w) crops of ``views`` spatial test views of ``size``² frames: squares of
+    area fraction ``area`` spread evenly along the diagonal from the top-left to the bottom-right corner.
+
+    The 3-crop convention of video models (crops along the longer side) gives one crop ``views`` times on
+    square face frames, so the views here move along both sides; one view is the whole frame."""
+    if views == 1:
+        return [(0, 0, size, size)]
+    side = max(1, round(size * math.sqrt(area)))
+    offsets = [round(j * (size - side) / (views - 1)) for j in range(views)]
+    return [(o, o, side, side) for o in offsets]
+
+
+def crop_view(clips: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+    """Return uint8 clips (B, T, H, W, 3) cropped to ``box`` and resized back to H × W (as training crops are:
+    bilinear, rounded to uint8), on the clips' device; the whole frame returns ``clips`` itself."""
+    size = clips.shape[2]
+    if tuple(box) == (0, 0, size, clips.shape[3]):
+        return clips
+    x = torch.stack([_crop_resize_flip(clip, list(box), False, size) for clip in clips])
+    return x.clamp_(0, 255).round_().to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
+
+
 def apply_augment(clips: torch.Tensor | Sequence[torch.Tensor], params: AugmentParams) -> torch.Tensor:
     """Return uint8 clips (B, T, size, size, 3), contiguous, on the clips' device: clip k (uint8
     (T, H_k, W_k, 3); a (B, T, H, W, 3) tensor holds B of them) cropped, resized and flipped as

@@ -55,12 +55,8 @@ class VideoFolder(FileDataset):
 
     @classmethod
     def group_fields_for(cls, options) -> tuple[str, ...]:
-        """Return the metadata columns the options declare as groups."""
-        return tuple(options.group_fields)
-
-    def __init__(self, options, cache_dir):
-        super().__init__(options, cache_dir)
-        self.group_fields = tuple(options.group_fields)
+        """Return the metadata columns the options declare as groups, then FileDataset's derived ones."""
+        return (*options.group_fields, *super().group_fields_for(options))
 
     @cached_property
     def classes(self) -> tuple[str, ...]:  # type: ignore[override]  # mypy takes cached_property for read-only

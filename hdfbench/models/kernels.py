@@ -7,7 +7,8 @@ Two kinds are switchable, each by a model option (``model.options.depthwise`` / 
   groups = channels). ``native`` is ``F.conv3d``; ``flipgrad`` the same forward with a backward that computes
   the input gradient as a forward convolution with the flipped kernel (PyTorch's depthwise input-gradient
   kernels are several times slower than its forward); ``frames2d`` the kernel as a 2-D depthwise convolution
-  with channel multiplier k_t over the B·T frames, followed by a temporally shifted sum.
+  with channel multiplier k_t over the B·T frames, followed by a temporally shifted sum; ``triton`` (CUDA, registered
+  where Triton is installed) three Triton kernels behind one ``torch.library`` op (models/depthwise_triton.py).
 - **pointwise** (the 1 × 1 × 1 convolutions): ``native`` is ``F.conv3d``; ``matmul`` is one ``F.linear`` over the
   channel axis, taken when the input is in channels_last_3d (where that axis is innermost, so the view needs no
   copy) and the plain convolution otherwise.
@@ -37,6 +38,9 @@ DEPTHWISE: Registry[DepthwiseImpl] = Registry("depthwise convolution")
 #: The ``pointwise`` setting: ``auto`` or an implementation.
 Pointwise = Literal["auto", "native", "matmul"]
 POINTWISE_CHOICES: tuple[str, ...] = get_args(Pointwise)
+
+#: Kernels that run on some device types only (the others run everywhere).
+DEVICE_TYPES = {"triton": ("cuda",)}
 
 #: What ``auto`` means per device type (measured: docs/performance.md).
 AUTO_DEPTHWISE = {"cpu": "flipgrad", "cuda": "native"}
@@ -163,7 +167,8 @@ class DepthwiseConv3d(nn.Conv3d):
 
     impl: str = "native"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - nn.Conv3d's
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return nn.Conv3d's output, computed by the ``impl`` kernel."""
         if self.impl == "native":
             return super().forward(x)
         stride = (self.stride[0], self.stride[1], self.stride[2])
@@ -178,7 +183,8 @@ class PointwiseConv3d(nn.Conv3d):
 
     impl: str = "native"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - nn.Conv3d's
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return nn.Conv3d's output, by one matrix product where ``impl`` is matmul and the layout allows."""
         if self.impl != "matmul" or not x.is_contiguous(memory_format=torch.channels_last_3d) or x.shape[1] == 1:
             return super().forward(x)
         weight = self.weight.reshape(self.out_channels, self.in_channels)
@@ -218,6 +224,11 @@ def swap_convolutions(model: nn.Module) -> None:
             module.__class__ = PointwiseConv3d
 
 
+def runs_on(name: str, device_type: str) -> bool:
+    """Return whether the ``DEPTHWISE`` kernel ``name`` runs on ``device_type``."""
+    return device_type in DEVICE_TYPES.get(name, (device_type,))
+
+
 def resolve(setting: str, auto: dict[str, str], device_type: str) -> str:
     """Return the implementation ``setting`` names on ``device_type`` (``auto``: the measured choice there)."""
     return auto.get(device_type, "native") if setting == "auto" else setting
@@ -237,3 +248,11 @@ def choose_kernels(model: nn.Module, depthwise: str, pointwise: str, device_type
         elif isinstance(module, PointwiseConv3d):
             module.impl = chosen["pointwise"]
     return chosen
+
+
+try:  # the Triton kernels, where Triton is installed (CI has none)
+    from hdfbench.models.depthwise_triton import triton_depthwise
+except ImportError:
+    pass
+else:
+    DEPTHWISE.register("triton")(triton_depthwise)

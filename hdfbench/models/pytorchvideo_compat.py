@@ -15,7 +15,7 @@ def _placeholder_modules() -> dict[str, types.ModuleType]:
     torchvision = types.ModuleType("torchvision")
     ops = types.ModuleType("torchvision.ops")
 
-    class RoIAlign:  # noqa: D401 - stands in for the detection-only layer
+    class RoIAlign:  # stands in for the detection-only layer
         def __init__(self, *args, **kwargs):
             raise ImportError("pytorchvideo detection heads need the real torchvision package")
 

@@ -6,6 +6,10 @@ own linear classifier on the pooled embedding, which is also returned as the fea
 After each of the four stages sits a slot (``after_stage``, identity by default) where a strategy
 can insert a module such as HDF's DAM.
 
+``options.pretrained`` loads Kinetics weights from a pytorchvideo hub file or a PySlowFast checkpoint
+(``models/checkpoints.py``: the 400-way projection dropped, BatchNorms PySlowFast has and this build lacks
+inserted); ``pretrained_report`` says what loaded.
+
 Two changes of computation, not of function: pytorchvideo's ``Swish`` (a hand-written autograd Function)
 becomes ``nn.SiLU`` (the same x·σ(x), PyTorch's fused kernel), and the depthwise and 1 × 1 × 1 convolutions
 become ``models/kernels.py``'s switchable ones (``options.depthwise`` / ``pointwise``), with the same
@@ -14,7 +18,6 @@ parameters and state_dict keys.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -37,9 +40,11 @@ class X3DOptions(StrictModel):
     depth_factor: float | None = Field(None, gt=0)
     head_dim_out: int | None = Field(None, gt=0)
     dropout: float = Field(0.5, ge=0, lt=1)
-    pretrained: LocalPath | None = Field(None, description="local path to pytorchvideo X3D weights")
+    pretrained: LocalPath | None = Field(
+        None, description="local path to X3D weights: a pytorchvideo hub file or a PySlowFast checkpoint"
+    )
     depthwise: str = Field(
-        "auto", description="depthwise 3×3×3 convolution kernel: auto (measured per device), native, flipgrad, frames2d"
+        "auto", description="depthwise 3×3×3 convolution kernel: auto (measured per device) or a DEPTHWISE name"
     )
     pointwise: Pointwise = Field(
         "auto", description="1×1×1 convolution kernel: auto (measured per device), native, matmul"
@@ -61,6 +66,8 @@ class X3D(Backbone):
     """An X3D network; class attributes hold the preset (X3D paper, Table 1)."""
 
     Options = X3DOptions
+    capabilities = frozenset({"stages", "feature_point"})
+    probe_clip = (4, MIN_SIZE)
     width_factor = 2.0
     depth_factor = 2.2
     head_dim_out = 2048
@@ -98,12 +105,16 @@ class X3D(Backbone):
         self.frames = frames
         self.classifier = nn.Linear(self.head_dim_out, num_classes)
         if options.pretrained:
-            load_pretrained(self, Path(options.pretrained))
+            self.load_pretrained(options.pretrained)
 
     def configure_kernels(self, device_type: str) -> dict[str, str]:
         """Choose the convolution kernels of ``options.depthwise`` / ``pointwise`` for ``device_type``; return the
         choice (``{"depthwise": name, "pointwise": name}``)."""
         return choose_kernels(self, self.options.depthwise, self.options.pointwise, device_type)
+
+    def stage_frames(self) -> list[int]:
+        """Return the frame count T each stage outputs: X3D keeps T through its stages."""
+        return [self.frames] * len(self.stages)
 
     def stage_channels(self) -> list[int]:
         """Return the output channel count of each stage (what an ``after_stage`` module sees)."""
@@ -135,31 +146,6 @@ def _swish_to_silu(net: nn.Module) -> None:
         for name, child in module.named_children():
             if isinstance(child, swish):
                 setattr(module, name, nn.SiLU())
-
-
-def load_pretrained(model: X3D, path: Path) -> None:
-    """Load pytorchvideo hub X3D weights from ``path`` into ``model`` (head projection skipped)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained X3D weights not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("model_state", state)
-    renamed = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] != "blocks":
-            continue
-        index, rest = int(parts[1]), ".".join(parts[2:])
-        if index == 0:
-            renamed[f"stem.{rest}"] = value
-        elif index == len(model.stages) + 1:
-            if not rest.startswith("proj"):
-                renamed[f"head.{rest}"] = value
-        else:
-            renamed[f"stages.{index - 1}.{rest}"] = value
-    missing, unexpected = model.load_state_dict(renamed, strict=False)
-    missing = [k for k in missing if not k.startswith(("classifier", "after_stage"))]
-    if missing or unexpected:
-        raise ValueError(f"{path}: weights do not fit this X3D (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
 @BACKBONES.register("x3d_tiny")

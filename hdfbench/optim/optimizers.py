@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -13,7 +13,13 @@ from hdfbench.schema import StrictModel
 
 class OptimizerSpec(StrictModel):
     """The base optimizer: name, learning rate, weight decay, momentum (SGD only), and whether its update
-    runs as one fused kernel (``fused``; a choice of computation, not of method, so not part of a run's id)."""
+    runs as one fused kernel (``fused``; a choice of computation, not of method, so not part of a run's id).
+
+    The fine-tuning recipe (docs/datasets.md, "Pretrained weights"): ``classifier_lr_mult`` multiplies the
+    learning rate of the new classifier (its own parameter group, which schedules scale alike), and
+    ``freeze_bn_stats`` keeps every BatchNorm in evaluation mode while training (running statistics used,
+    never updated; ``optim/batchnorm.py``). Both are ``LATE_FIELDS``: at their defaults no run id changes.
+    """
 
     name: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = Field(default=1e-3, gt=0)
@@ -25,7 +31,20 @@ class OptimizerSpec(StrictModel):
         "measured faster, docs/performance.md)",
     )
 
+    classifier_lr_mult: float = Field(
+        default=1.0,
+        gt=0,
+        description="learning-rate multiplier for the classifier's parameters (those under a module named "
+        "'classifier'), e.g. 10 when fine-tuning a pretrained backbone",
+    )
+    freeze_bn_stats: bool = Field(
+        default=False,
+        description="BatchNorm layers stay in evaluation mode during training: they normalise with the "
+        "(pretrained) running statistics and never update them; their scale and shift still train",
+    )
+
     COMPUTE_FIELDS = ("fused",)
+    LATE_FIELDS = ("classifier_lr_mult", "freeze_bn_stats")
 
 
 _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -58,7 +77,34 @@ def optimizer_implementation(optimizer: torch.optim.Optimizer) -> str:
     return "for-loop" if defaults.get("foreach") is False else "foreach"
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
-    """Return the base optimizer named by ``spec`` over ``params``."""
+#: The module name whose parameters ``classifier_lr_mult`` scales: the backbone's new linear layer
+#: (``X3D.classifier``; LDAM-DRW's cosine classifier takes the same name).
+CLASSIFIER = "classifier"
+
+
+def param_groups(
+    named: Iterable[tuple[str, torch.nn.Parameter]], spec: OptimizerSpec
+) -> list[torch.nn.Parameter] | list[dict[str, Any]]:
+    """Return the trainable ones of the ``(name, parameter)`` pairs as an optimizer takes them: a plain list
+    (one group, as before the option existed) when ``spec.classifier_lr_mult`` is 1, else the groups
+    ``{"params": rest}`` (at ``spec.lr``) and ``{"params": classifier, "lr": spec.lr × classifier_lr_mult}``
+    (a parameter is the classifier's when a component of its name is ``CLASSIFIER``), empty groups left out."""
+    trainable = [(name, p) for name, p in named if p.requires_grad]
+    if spec.classifier_lr_mult == 1.0:
+        return [p for _, p in trainable]
+    head = [p for name, p in trainable if CLASSIFIER in name.split(".")]
+    rest = [p for name, p in trainable if CLASSIFIER not in name.split(".")]
+    groups: list[dict[str, Any]] = [{"params": rest}] if rest else []
+    if head:
+        groups.append({"params": head, "lr": spec.lr * spec.classifier_lr_mult})
+    return groups
+
+
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]], spec: OptimizerSpec
+) -> torch.optim.Optimizer:
+    """Return the base optimizer named by ``spec`` over ``params`` (parameters, or the groups of
+    ``param_groups``)."""
     cls, kwargs = optimizer_class(spec)
-    return cls(list(params), **kwargs)
+    listed: list[Any] = list(params)
+    return cls(listed, **kwargs)

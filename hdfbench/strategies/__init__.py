@@ -6,7 +6,19 @@ docs/adding_a_loss.md); packages can also register through the entry-point group
 """
 
 from hdfbench.schema import StrictModel as Hparams
-from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
+from hdfbench.strategies.base import (
+    STRATEGIES,
+    NonFiniteLossError,
+    Stage,
+    StageContext,
+    Strategy,
+    TaskInfo,
+    register,
+)
+
+# isort: split
+# the API above is bound before the built-ins register through it
+from hdfbench.strategies import (  # noqa: F401  (registers the built-ins)
     chi2_dro,
     cvar,
     erm,
@@ -18,15 +30,6 @@ from hdfbench.strategies import (  # noqa: F401,E402  (registers the built-ins)
     ldam_drw,
     logit_adjustment,
     sam,
-)
-from hdfbench.strategies.base import (
-    STRATEGIES,
-    NonFiniteLossError,
-    Stage,
-    StageContext,
-    Strategy,
-    TaskInfo,
-    register,
 )
 
 __all__ = ["STRATEGIES", "Hparams", "NonFiniteLossError", "Stage", "StageContext", "Strategy", "TaskInfo", "register"]

@@ -24,32 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdfbench.config.experiment import Balance, ClassWeighting
 from hdfbench.data.batch import Batch
 from hdfbench.data.groups import Grouper
-from hdfbench.losses import class_balanced_weights
+from hdfbench.losses.balancing import Balance, Balancing
 from hdfbench.models.backbone import Backbone
 from hdfbench.models.memory_format import channels_last_problem
-from hdfbench.optim import OptimizerSpec, build_optimizer
+from hdfbench.optim import OptimizerSpec, build_optimizer, freeze_bn_stats, param_groups
 from hdfbench.registry import Registry
 from hdfbench.schema import StrictModel
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Balancing:
-    """How a run balances its classes: ``mode``, and for ``reweight`` the class-weight scheme and its β."""
-
-    mode: Balance = "none"
-    weights: ClassWeighting = "inverse_frequency"
-    beta: float = 0.9999
-
-    def class_weights(self, counts) -> torch.Tensor | None:
-        """Return the per-class loss weights for training ``counts``, or None unless reweighting."""
-        if self.mode != "reweight":
-            return None
-        return class_balanced_weights(counts, self.beta if self.weights == "effective_number" else None)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -129,6 +113,26 @@ class Strategy(nn.Module):
         return []
 
     @classmethod
+    def needs(cls, hparams: StrictModel) -> dict[str, str]:
+        """Return the backbone capabilities (``models.backbone.Capability``) that ``hparams`` need, each with the
+        hparam that needs it; none by default."""
+        return {}
+
+    @classmethod
+    def check_backbone(cls, hparams: StrictModel, backbone: type[Backbone]) -> list[tuple[str, str]]:
+        """Return (hparam name, problem) pairs for each capability ``needs(hparams)`` asks of ``backbone`` that
+        it does not declare (config validation calls this for the configured backbone)."""
+        return [
+            (
+                field,
+                f"needs a backbone with '{capability}' (models/backbone.py:Capability); "
+                f"{backbone.__name__} offers {sorted(backbone.capabilities) or 'none'}",
+            )
+            for capability, field in cls.needs(hparams).items()
+            if capability not in backbone.capabilities
+        ]
+
+    @classmethod
     def check_classes(cls, hparams: StrictModel, classes: tuple[str, ...]) -> list[tuple[str, str]]:
         """Return (hparam name, problem) pairs that make ``hparams`` unusable with a dataset's ``classes``
         (checked before any trial starts, for datasets whose classes the config fixes); none by default."""
@@ -146,6 +150,8 @@ class Strategy(nn.Module):
         self.hparams = hparams
         self.task = task
         self.model = self.prepare_model(model)
+        if optimizer.freeze_bn_stats:  # the fine-tuning recipe: BatchNorm statistics stay the pretrained ones
+            freeze_bn_stats(self.model)
         self.optimizer_spec = optimizer
         self.balancing = balance if isinstance(balance, Balancing) else Balancing(balance)
         self.balance = self.balancing.mode
@@ -196,8 +202,9 @@ class Strategy(nn.Module):
         return logits.float(), features.float()
 
     def build_optimizer(self, spec: OptimizerSpec) -> torch.optim.Optimizer:
-        """Return the optimizer over every trainable parameter of this strategy."""
-        return build_optimizer((p for p in self.parameters() if p.requires_grad), spec)
+        """Return the optimizer over every trainable parameter of this strategy (the classifier in a group of
+        its own when ``spec.classifier_lr_mult`` is not 1: ``optim/optimizers.py:param_groups``)."""
+        return build_optimizer(param_groups(self.named_parameters(), spec), spec)
 
     @property
     def schedulable_optimizer(self) -> torch.optim.Optimizer:

@@ -88,6 +88,13 @@ class HDF(Strategy):
         # SAM's two passes, plus DAM and DSM (benchmarks/step_cost.py: full HDF 2.3–2.7× ERM)
         return (2.0 if hparams.sam else 1.0) * (1.25 if hparams.dam or hparams.dsm.enabled else 1.0)
 
+    @classmethod
+    def needs(cls, hparams):
+        needed = {"stages": "dam"} if hparams.dam else {}
+        if hparams.dsm.enabled and hparams.dsm.features != "after_dropout":
+            needed["feature_point"] = "dsm"
+        return needed
+
     def __init__(self, model, hparams, task, optimizer, balance="none"):
         super().__init__(model, hparams, task, optimizer, balance)
         self.register_buffer("grad_norm", torch.tensor(1.0))
@@ -97,9 +104,10 @@ class HDF(Strategy):
         if hparams.dam:
             insert_dam(model, hparams.dam_reduction)
         if hparams.dsm.features != "after_dropout":
-            if not hasattr(model, "feature_point"):
+            if "feature_point" not in getattr(model, "capabilities", ()):
                 raise ValueError(
-                    f"dsm.features '{hparams.dsm.features}' needs an X3D backbone, got {type(model).__name__}"
+                    f"dsm.features '{hparams.dsm.features}' needs a backbone with a feature_point, "
+                    f"got {type(model).__name__}"
                 )
             model.feature_point = hparams.dsm.features
         return model
@@ -159,8 +167,8 @@ class HDF(Strategy):
 
 
 def insert_dam(model, reduction: int) -> None:
-    """Put a DAM in each of the backbone's ``after_stage`` slots (X3D keeps T through its stages)."""
-    if not hasattr(model, "after_stage") or not hasattr(model, "stage_channels"):
-        raise ValueError(f"HDF's DAM needs a backbone with per-stage slots (an X3D), got {type(model).__name__}")
-    for i, channels in enumerate(model.stage_channels()):
-        model.after_stage[i] = DAM(channels, model.frames, reduction=reduction)
+    """Put a DAM in each of the backbone's ``after_stage`` slots, built for that stage's channels and frames."""
+    if "stages" not in getattr(model, "capabilities", ()):
+        raise ValueError(f"HDF's DAM needs a backbone with stages (after_stage slots), got {type(model).__name__}")
+    for i, (channels, frames) in enumerate(zip(model.stage_channels(), model.stage_frames(), strict=True)):
+        model.after_stage[i] = DAM(channels, frames, reduction=reduction)

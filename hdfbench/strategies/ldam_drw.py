@@ -59,7 +59,7 @@ class LDAMDRW(Strategy):
         self.drw_active = False
 
     def prepare_model(self, model):
-        model.classifier = NormedLinear(model.feature_dim, self.task.num_classes)
+        model.reset_classifier(NormedLinear(model.feature_dim, self.task.num_classes))
         return model
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:

@@ -17,7 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from hdfbench.data.batch import Batch
-from hdfbench.optim import SAM, optimizer_class
+from hdfbench.optim import SAM, optimizer_class, param_groups
 from hdfbench.schema import StrictModel
 from hdfbench.strategies.base import Strategy, register
 from hdfbench.strategies.erm import ERM
@@ -38,9 +38,10 @@ def frozen_batchnorm(model: nn.Module, freeze: bool) -> Iterator[None]:
 
 
 def build_sam(strategy: Strategy, spec, rho: float, adaptive: bool) -> SAM:
-    """Return a SAM optimizer around the configured base optimizer, over the strategy's parameters."""
+    """Return a SAM optimizer around the configured base optimizer, over the strategy's parameters (in the
+    groups of ``param_groups``, which the base optimizer shares)."""
     base, kwargs = optimizer_class(spec)
-    return SAM([p for p in strategy.parameters() if p.requires_grad], base, rho=rho, adaptive=adaptive, **kwargs)
+    return SAM(param_groups(strategy.named_parameters(), spec), base, rho=rho, adaptive=adaptive, **kwargs)
 
 
 def sam_training_step(strategy: Strategy, batch: Batch, freeze_bn: bool) -> dict[str, float]:

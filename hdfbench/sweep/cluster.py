@@ -8,7 +8,8 @@ one message naming each node and its problem when any of these fails there:
 - **code**: the node imports hdfbench (shipped or installed) with the driver's source digest, and
   the driver's versions of hdfbench, Python, torch and Ray; every component the config names loads;
 - **data** (nodes that can host a trial): each dataset's census (root, clip and frame counts) equals
-  the driver's; the data cache folder is writable;
+  the driver's; the data cache folder is writable; the pretrained weights file (``model.options.pretrained``)
+  is there with the driver's sha256 (config validation checked that it loads into the backbone);
 - **tracking**: the MLflow tracking server answers from the node;
 - **devices**: the per-trial resources fit on some node (else a trial would wait forever), and where
   trials will use a GPU, a task holding that GPU can run CUDA with torch.
@@ -33,8 +34,9 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from hdfbench.config import ExperimentConfig
 from hdfbench.data.errors import DataError
+from hdfbench.errortext import error_line
 from hdfbench.sweep.errors import ClusterError
-from hdfbench.sweep.provenance import REQUIRED_EQUAL, package_dir, versions
+from hdfbench.sweep.provenance import REQUIRED_EQUAL, package_dir, pretrained_weights, versions
 
 #: The folder under ``output_dir`` where the preflight's token files come and go.
 SENTINEL_DIR = ".hdfbench-preflight"
@@ -152,6 +154,7 @@ def expectations(config: ExperimentConfig, token: str, cache_dir: str) -> dict[s
             "backbones": [config.model.backbone],
         },
         "tracking_uri": config.tracking_uri() if config.tracking.enabled else None,
+        "weights": pretrained_weights(config),
         "device": config.training.device,
         "precision": config.training.precision,
     }
@@ -182,6 +185,7 @@ def probe(expected: dict[str, Any], hosts_trials: bool, check_cuda: bool) -> dic
         checks += [
             ("cache", lambda: _check_writable(Path(expected["cache_dir"]), "the data cache folder")),
             ("datasets", lambda: report["datasets"].update(census(expected["datasets"], expected["cache_dir"]))),
+            ("weights", lambda: _check_weights(expected.get("weights", {}))),
         ]
     if check_cuda:
         checks.append(("gpu", lambda: report["gpu"].update(_check_cuda(expected))))
@@ -225,7 +229,7 @@ def _check_writable(folder: Path, what: str) -> list[str]:
 
 
 def _check_components(components: dict[str, list[str]]) -> list[str]:
-    from hdfbench.registry import registries
+    from hdfbench.config.components import registries
 
     problems = []
     for kind, names in components.items():
@@ -237,6 +241,22 @@ def _check_components(components: dict[str, list[str]]) -> list[str]:
                     f"{kind} '{name}' does not load here ({exc}); install the plugin on every node "
                     "or list its folder in ray.py_modules"
                 )
+    return problems
+
+
+def _check_weights(weights: dict[str, str | None]) -> list[str]:
+    """Return why a pretrained weights file is unusable here: absent, or not the driver's (sha256 differs)."""
+    from hdfbench.models.checkpoints import WHERE_TO_GET, file_sha256
+
+    problems = []
+    for path, driver_sha in weights.items():
+        if not Path(path).is_file():
+            problems.append(
+                f"pretrained weights {path} not found (nothing is downloaded at run time; where to get them: "
+                f"{WHERE_TO_GET}; train from scratch with --set model.options.pretrained=null)"
+            )
+        elif (sha := file_sha256(path)) != driver_sha:
+            problems.append(f"pretrained weights {path} differ from the driver's (sha256 {sha[:12]}… here)")
     return problems
 
 
@@ -349,7 +369,7 @@ def _node_problems(
     try:
         result = ray.get(ref)
     except Exception as exc:  # the task could not even import hdfbench, or its worker died
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        detail = error_line(exc, type(exc).__name__)
         return [
             f"cannot run hdfbench there ({detail}); install its dependencies on every node, and hdfbench "
             "itself unless ray.ship_code is true"

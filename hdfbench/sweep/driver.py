@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdfbench.config import ExperimentConfig
-from hdfbench.sweep import results
+from hdfbench.errortext import error_line
 from hdfbench.sweep.grid import cache_dir as resolved_cache_dir
 from hdfbench.sweep.grid import costliest_first, expand
 from hdfbench.sweep.tracking import MIRROR_ERROR_FILE
+from hdfbench.training import results
 from hdfbench.training.rundir import RunDir
 
 
@@ -45,11 +46,6 @@ class SweepOutcome:
     def exit_code(self) -> int:
         """Return 0 on success, 1 if a run failed, 130 if the sweep was interrupted."""
         return 1 if self.failed else (130 if self.interrupted else 0)
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "unknown error"
 
 
 def _unfinished_reason(run: RunDir) -> str:
@@ -82,7 +78,7 @@ def collect(experiment_dir: Path, pending: list[str], grid, sweep_id: str, outco
         elif run_id in reported:  # failed.json could not be written (a full disk)
             outcome.failed[run_id] = reported[run_id]
         elif run_id in errors:
-            outcome.failed[run_id] = f"{_first_line(errors[run_id])} (after {len(attempts)} attempts)"
+            outcome.failed[run_id] = f"{error_line(errors[run_id])} (after {len(attempts)} attempts)"
         else:
             outcome.unfinished[run_id] = _unfinished_reason(run)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 
 from hdfbench.config import ExperimentConfig
+from hdfbench.data import DATASETS
+from hdfbench.data.base import default_cache_dir
+from hdfbench.models import BACKBONES
 from hdfbench.strategies import STRATEGIES
 from hdfbench.training.spec import RunSpec
 
@@ -15,24 +18,20 @@ def cache_dir(config: ExperimentConfig) -> str:
     Resolved in the driver: trials run in their own directories and on other nodes, where
     ``$HDFBENCH_CACHE`` may not point to the same place.
     """
-    from hdfbench.data.base import default_cache_dir
-
     return config.cache_dir or str(default_cache_dir())
 
 
 def expand(config: ExperimentConfig) -> list[RunSpec]:
-    """Return one ``RunSpec`` per (dataset, fold, seed, strategy) cell, with defaults resolved."""
-    from hdfbench.data import DATASETS
-    from hdfbench.models import BACKBONES
-
+    """Return one ``RunSpec`` per (dataset, fold, seed, strategy) cell, with defaults resolved (each entry's
+    options and hyperparameters validated once)."""
     backbone = BACKBONES.get(config.model.backbone)
     model = config.model.model_copy(update={"options": backbone.Options(**config.model.options).model_dump()})
+    options_of = [DATASETS.get(d.name).Options(**d.options).model_dump() for d in config.datasets]
+    hparams_of = [STRATEGIES.get(s.name).Hparams(**s.hparams).model_dump() for s in config.strategies]
     specs = []
-    for dataset, fold, seed, strategy in itertools.product(
-        config.datasets, config.folds, config.seeds, config.strategies
+    for (dataset, options), fold, seed, (strategy, hparams) in itertools.product(
+        zip(config.datasets, options_of), config.folds, config.seeds, zip(config.strategies, hparams_of)
     ):
-        options = DATASETS.get(dataset.name).Options(**dataset.options).model_dump()
-        hparams = STRATEGIES.get(strategy.name).Hparams(**strategy.hparams).model_dump()
         specs.append(
             RunSpec(
                 experiment=config.experiment,
@@ -43,6 +42,7 @@ def expand(config: ExperimentConfig) -> list[RunSpec]:
                 model=model,
                 training=config.training,
                 selection=config.selection,
+                evaluation=config.evaluation,
                 cache_dir=cache_dir(config),
                 threads=max(1, int(config.resources.cpu)),
             )
@@ -56,7 +56,6 @@ def costliest_first(specs: list[RunSpec]) -> list[RunSpec]:
     Trials start in this order: when long runs start first, the sweep does not end with one long run
     alone while the other CPUs or GPUs idle.
     """
-    from hdfbench.strategies import STRATEGIES
 
     def cost(spec: RunSpec) -> float:
         cls = STRATEGIES.get(spec.strategy.name)

@@ -415,7 +415,7 @@ def _timed_setting(setting: Setting, dataset, sizes: SplitSizes | None, device: 
     from hdfbench.models import build_backbone
     from hdfbench.strategies import STRATEGIES, StageContext, TaskInfo
     from hdfbench.training.device import autocast_dtype, channels_last_wanted
-    from hdfbench.training.trainer import predict_logits
+    from hdfbench.training.views import predict_logits
 
     spec, training = setting.spec, setting.spec.training
     classes = _classes(dataset, setting.num_classes)
@@ -780,8 +780,9 @@ def make_plan(
     """Return the plan of ``config``: its grid with done runs marked, clip counts and projected costs."""
     from hdfbench.strategies import STRATEGIES
     from hdfbench.strategies.base import Strategy
-    from hdfbench.sweep import results, search
+    from hdfbench.sweep import search
     from hdfbench.sweep.grid import costliest_first, expand
+    from hdfbench.training import results
     from hdfbench.training.device import channels_last_wanted, cuda_problem
 
     specs = expand(config)

@@ -1,4 +1,4 @@
-"""Where a result came from: the source commit and digest, library versions, and the sweep record.
+"""Where a result came from: the source commit and digest, library versions, pretrained weights, the sweep record.
 
 The digest of the hdfbench package's Python files identifies the code exactly, with or without a
 git checkout: the driver computes it from its source tree, and every node of a cluster from the
@@ -20,7 +20,7 @@ import yaml
 import hdfbench
 from hdfbench.config import ExperimentConfig
 from hdfbench.fileio import atomic_write_json, atomic_write_text
-from hdfbench.sweep import results
+from hdfbench.training import results
 from hdfbench.training.spec import RunSpec
 
 #: Versions that must be equal on the driver and every node (hdfbench's, and what checkpoints and Ray need).
@@ -93,6 +93,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def pretrained_weights(config: ExperimentConfig) -> dict[str, str | None]:
+    """Return the backbone's pretrained weights file (absolute path) → its sha256 (None where no file is), or {}."""
+    from hdfbench.models.checkpoints import file_sha256
+    from hdfbench.schema import absolute_path
+
+    path = config.model.options.get("pretrained")
+    if not path:
+        return {}
+    path = absolute_path(str(path))
+    return {path: file_sha256(path) if Path(path).is_file() else None}
+
+
 def record_sweep(config: ExperimentConfig, source: str, sweep_id: str, specs: list[RunSpec], smoke: bool) -> None:
     """Save the resolved config, the git commit, versions and the run list of this sweep invocation."""
     experiment_dir = config.experiment_dir
@@ -104,6 +116,7 @@ def record_sweep(config: ExperimentConfig, source: str, sweep_id: str, specs: li
         "source": source,
         "commit": git_commit(),
         "versions": versions(),
+        "pretrained": pretrained_weights(config),  # file → sha256 of the weights every run starts from
         "started_at": time.time(),
         "smoke": smoke,
         "run_ids": [s.run_id for s in specs],

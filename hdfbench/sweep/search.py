@@ -1,4 +1,5 @@
-"""The hyperparameter-search stage: Optuna (TPE) over a strategy's space, on Ray Tune, before the grid.
+"""What a hyperparameter search is, apart from running it (``search_stage.py`` runs the Optuna study as Tune
+trials): the search space's sampling, the base run spec, the fingerprint, and the result files.
 
 For each (dataset, strategy) with a ``search`` block, ``n_trials`` runs train on one (fold, seed)
 cell with sampled hyperparameters and are scored on the inner validation split (the selection

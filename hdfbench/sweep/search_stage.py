@@ -7,6 +7,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from hdfbench.config import ExperimentConfig
+from hdfbench.errortext import error_line
 from hdfbench.sweep import search
 from hdfbench.sweep.tuner import run_tuner, trial_base
 from hdfbench.training.spec import RunSpec
@@ -15,7 +16,7 @@ from hdfbench.training.spec import RunSpec
 def _trial_row(result) -> dict:
     """Return one row of trials.csv from a Tune result: run id, objective, params and the error if any."""
     metrics = result.metrics or {}
-    error = str(result.error).strip().splitlines()[-1] if result.error is not None else metrics.get("failed")
+    error = error_line(result.error) if result.error is not None else metrics.get("failed")
     return {
         "run_id": metrics.get("run_id"),
         "objective": None if error else metrics.get("objective"),

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hdfbench.errortext import error_line
 from hdfbench.fileio import atomic_write_text
 from hdfbench.metrics import confusion
 from hdfbench.sweep.errors import TrackingError
-from hdfbench.sweep.results import final_metrics
+from hdfbench.training.results import final_metrics
 from hdfbench.training.rundir import RunDir
 
 if TYPE_CHECKING:  # at run time mlflow is imported where it is used
@@ -63,19 +64,13 @@ def init_experiment(uri: str, name: str, artifact_root: Path) -> str:
         location = None if uri.startswith(("http://", "https://")) else Path(artifact_root).resolve().as_uri()
         return client.create_experiment(name, artifact_location=location)
     except Exception as exc:  # whatever the store raises (sqlalchemy, REST, OS errors): one line naming it
-        cause = first_line(exc) or type(exc).__name__
+        cause = error_line(exc, type(exc).__name__)
         store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
         raise TrackingError(
             f"tracking.uri {uri}: the MLflow store cannot be opened ({cause}); "
             f"{'move the damaged file ' + store + ' aside' if store != uri else 'check the server'} "
             "or set tracking.enabled: false; the run directories are unaffected"
         ) from None
-
-
-def first_line(exc: BaseException) -> str:
-    """Return the first line of an exception's message (store errors append SQL and links below it)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, str]:
@@ -112,9 +107,8 @@ class MlflowMirror:
         try:
             fn(*args)
         except Exception as exc:  # the mirror must never break training
-            message = (
-                f"MLflow {action} failed for {self.uri} ({type(exc).__name__}: {first_line(exc)}); mirroring stopped"
-            )
+            cause = f"{type(exc).__name__}: {error_line(exc, '')}"
+            message = f"MLflow {action} failed for {self.uri} ({cause}); mirroring stopped"
             log.warning("%s: %s", self.run_dir.path.name, message)
             self.client = None
             try:

@@ -1,6 +1,7 @@
-"""Test helpers for plugin authors: the strategy contract (``check_strategy``) and a generator of
-fake sweep results for analysis code (``testing.fake_results``)."""
+"""Test helpers for plugin authors: the strategy contract (``check_strategy``), the backbone contract
+(``check_backbone``) and a generator of fake sweep results for analysis code (``testing.fake_results``)."""
 
+from hdfbench.testing.backbone_contract import BackboneContractError, check_backbone
 from hdfbench.testing.contract import (
     StrategyContractError,
     check_hparams_and_search_space,
@@ -12,7 +13,9 @@ from hdfbench.testing.contract import (
 )
 
 __all__ = [
+    "BackboneContractError",
     "StrategyContractError",
+    "check_backbone",
     "check_hparams_and_search_space",
     "check_loss_decreases",
     "check_no_cuda",

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 
 from hdfbench.data.batch import Batch
+from hdfbench.losses.balancing import Balance
 from hdfbench.models import build_backbone
 from hdfbench.optim import OptimizerSpec
-from hdfbench.strategies.base import Balance, StageContext, Strategy, TaskInfo
+from hdfbench.strategies.base import StageContext, Strategy, TaskInfo
 
 CLASSES = ("a", "b", "c")
 #: What each strategy is told about the toy training set: 3 classes, 2 sources, 20 clips.

@@ -1,23 +1,13 @@
-"""Model selection rules: which epoch's weights a run keeps, judged on inner validation only."""
+"""Model selection rules: which epoch's weights a run keeps, judged on inner validation only.
+
+The best-on-test numbers (``oracle_metrics``) are reported beside the selection when asked for, never used by it.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Literal
 
-#: The selection rules (``selection.rule``); ``SELECTION_METRIC`` says what each maximises.
-SelectionRule = Literal[
-    "best_val_uar", "best_val_war", "best_val_worst_class_recall", "best_val_worst_group", "last_epoch"
-]
-
-#: rule → the validation metric it maximises (None: keep the last epoch).
-SELECTION_METRIC: dict[SelectionRule, str | None] = {
-    "best_val_uar": "val_uar",
-    "best_val_war": "val_war",
-    "best_val_worst_class_recall": "val_worst_class_recall",
-    "best_val_worst_group": "val_worst_group_acc",
-    "last_epoch": None,
-}
+from hdfbench.selection_rules import SELECTION_METRIC, SelectionRule
 
 
 def improves(rule: SelectionRule, record: dict, best_score: float | None) -> bool:
@@ -44,3 +34,46 @@ def objective(rule: SelectionRule, records: list[dict]) -> float:
         return float(records[-1]["val_uar"])
     scores = [float(r[metric]) for r in records if not math.isnan(float(r[metric]))]
     return max(scores) if scores else float("nan")
+
+
+# --- the best-on-test "oracle" (selection.report_oracle): reported beside the selection, never part of it ----
+
+#: How the report labels the oracle numbers.
+ORACLE_LABEL = (
+    "selected on test (as most published DFER code does; the official HDF code even takes the best WAR and "
+    "the best UAR each at its own epoch)"
+)
+#: Per-epoch record key → the test metric it holds (recorded only under ``selection.report_oracle``). The
+#: ``oracle/`` prefix keeps them apart from every ``val_*`` key that ``SELECTION_METRIC`` names.
+ORACLE_RECORD_KEYS = {"oracle/test_uar": "test_uar", "oracle/test_war": "test_war"}
+#: The summary columns ``oracle_metrics`` returns: the best test value of each metric and its epoch.
+ORACLE_COLUMNS = ("oracle_test_uar", "oracle_test_uar_epoch", "oracle_test_war", "oracle_test_war_epoch")
+
+
+def oracle_record(test_metrics: dict) -> dict[str, float]:
+    """Return the per-epoch oracle keys (``ORACLE_RECORD_KEYS``) from one epoch's test metrics (keys
+    ``test_uar``, ``test_war`` as ``evaluate_predictions(..., prefix="test_")`` gives them)."""
+    return {key: float(test_metrics[metric]) for key, metric in ORACLE_RECORD_KEYS.items()}
+
+
+def oracle_metrics(records: list[dict], selected_epoch: int | None = None) -> dict[str, float]:
+    """Return the best-on-test numbers of a run's epoch records: ``oracle_test_uar`` (the highest test UAR
+    of any epoch) with ``oracle_test_uar_epoch``, and ``oracle_test_war`` with its own epoch
+    ``oracle_test_war_epoch``, each maximised separately, as the official HDF code does (ties: the earlier
+    epoch). Only the epochs of the selected epoch's stage count (a JTT run's first stage trains another
+    model). Empty when any of those epochs lacks the oracle keys (the run did not record them)."""
+    if selected_epoch is not None:
+        stage = next((r.get("stage") for r in records if r["epoch"] == selected_epoch), None)
+        records = [r for r in records if r.get("stage") == stage]
+    if not records or any(key not in r for r in records for key in ORACLE_RECORD_KEYS):
+        return {}
+    out: dict[str, float] = {}
+    for key, metric in ORACLE_RECORD_KEYS.items():
+        values = [float(r[key]) for r in records]
+        finite = [i for i, v in enumerate(values) if not math.isnan(v)]
+        if not finite:
+            out.update({f"oracle_{metric}": float("nan"), f"oracle_{metric}_epoch": float("nan")})
+            continue
+        best = max(finite, key=lambda i: (values[i], -i))
+        out.update({f"oracle_{metric}": values[best], f"oracle_{metric}_epoch": int(records[best]["epoch"])})
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from hdfbench.config import DatasetSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
+from hdfbench.config import DatasetSpec, EvaluationSpec, ModelSpec, SelectionSpec, StrategySpec, TrainingSpec
 from hdfbench.schema import StrictModel
 
 
@@ -20,6 +20,7 @@ class RunSpec(StrictModel):
     model: ModelSpec
     training: TrainingSpec
     selection: SelectionSpec
+    evaluation: EvaluationSpec = EvaluationSpec()
     cache_dir: str | None = None
     threads: int = 1
 
@@ -28,8 +29,8 @@ class RunSpec(StrictModel):
         the memory layout (``training.channels_last``) or the kernel choices (``COMPUTE_FIELDS`` of the
         backbone options and the optimizer), which change rounding, not the method.
 
-        Fields added later (``LATE_FIELDS`` of the training settings, the strategy entry and the
-        dataset's options) count only when they differ from their defaults, so a run keeps the id it
+        Fields added later (``LATE_FIELDS`` of the training settings, the strategy entry, the dataset's
+        options and the evaluation views) count only when they differ from their defaults, so a run keeps the id it
         had before they existed.
         """
         from hdfbench.data import DATASETS
@@ -40,6 +41,10 @@ class RunSpec(StrictModel):
             mode="json", exclude={"cache_dir": True, "threads": True, "training": {"channels_last"}}
         )
         payload["training"] = TrainingSpec.identity_payload(payload["training"])
+        payload["selection"] = SelectionSpec.identity_payload(payload["selection"])  # report_oracle: late
+        evaluation = EvaluationSpec.identity_payload(payload.pop("evaluation"))
+        if evaluation:  # the single view of earlier releases adds nothing
+            payload["evaluation"] = evaluation
         payload["strategy"] = StrategySpec.identity_payload(payload["strategy"])
         hparams = STRATEGIES.get(self.strategy.name).Hparams
         payload["strategy"]["hparams"] = hparams.identity_payload(payload["strategy"]["hparams"])

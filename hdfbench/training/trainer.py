@@ -1,7 +1,8 @@
 """The epoch loop of one run: train, validate, select, checkpoint, resume, predict.
 
 The test fold is predicted once, with the weights selected on the inner validation split; it is
-never used for selection. Every epoch ends with an atomic checkpoint holding the strategy (model,
+never used for selection (``selection.report_oracle`` also predicts it every epoch, for the reported
+best-on-test numbers only). Every epoch ends with an atomic checkpoint holding the strategy (model,
 buffers, optimizer), the scheduler, the RNG states and the selection tracker, so a killed run
 continues from its last finished epoch and ends with the same result as an uninterrupted one.
 """
@@ -20,17 +21,19 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from hdfbench.config import EvaluationSpec
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.data.groups import definition_counts, field_values
-from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, resolve_augment_on, to_device, to_float_clips
+from hdfbench.data.loader import ClipSet, EpochSampler, make_loader, resolve_augment_on, to_device
 from hdfbench.metrics import evaluate_predictions
 from hdfbench.models import build_backbone
 from hdfbench.optim import build_scheduler, optimizer_implementation
-from hdfbench.strategies import STRATEGIES, NonFiniteLossError, StageContext, Strategy, TaskInfo
+from hdfbench.strategies import STRATEGIES, NonFiniteLossError, StageContext, TaskInfo
 from hdfbench.training import selection
 from hdfbench.training.device import autocast_dtype, channels_last_wanted, describe_device, resolve_device
 from hdfbench.training.rundir import RunDir
 from hdfbench.training.spec import RunSpec
+from hdfbench.training.views import predict_logits, predict_views
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +72,6 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
-
-
-@torch.no_grad()
-def predict_logits(strategy: Strategy, clips, batch_size: int, device: torch.device) -> np.ndarray:
-    """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3) (an array or a clip array)."""
-    out = [
-        strategy.predict(to_float_clips(torch.as_tensor(clips[i : i + batch_size]).to(device))).float().cpu()
-        for i in range(0, len(clips), batch_size)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros((0, strategy.task.num_classes), dtype=np.float32)
 
 
 def prediction_table(table: pd.DataFrame, logits: np.ndarray, split: str, fields: tuple[str, ...]) -> pd.DataFrame:
@@ -163,6 +156,8 @@ class Trainer:
         train_set = ClipSet(self.clips["train"], self.splits.train, codes, seed=spec.seed)
         task = task_info(train_set, dataset.classes, codes)
         model = build_backbone(spec.model.backbone, num_classes, dataset.frames, dataset.size, spec.model.options)
+        report = model.pretrained_report  # what model.options.pretrained loaded (None: from scratch)
+        self.pretrained = report.as_dict() if report is not None else None
         cls = STRATEGIES.get(spec.strategy.name)
         self.strategy = cls(
             model, cls.Hparams(**spec.strategy.hparams), task, spec.training.optimizer, spec.strategy.balancing
@@ -279,7 +274,12 @@ class Trainer:
         return record
 
     def _evaluate(self, split: str) -> tuple[pd.DataFrame, dict]:
-        logits = predict_logits(self.strategy, self.clips[split], self.spec.training.eval_batch_size, self.device)
+        """Return the prediction table of ``split`` and its metrics: test splits with the configured views,
+        validation with them only when ``evaluation.on_validation`` (else one view, as selection always had)."""
+        views = self.spec.evaluation
+        if split == "val" and not views.on_validation:
+            views = EvaluationSpec()
+        logits = predict_views(self.strategy, self.clips[split], self.spec.training.eval_batch_size, self.device, views)
         table = prediction_table(self.splits.tables()[split], logits, split, self.dataset.metadata_fields)
         return table, evaluate_predictions(table, self.dataset.classes, self.fields, prefix=f"{split}_")
 
@@ -317,6 +317,7 @@ class Trainer:
                 "memory_format": str(self.strategy.memory_format).removeprefix("torch."),
                 "augment_on": self.augment_on,
                 "kernels": {**self.strategy.kernels, "optimizer": optimizer_implementation(self.strategy.optimizer)},
+                "pretrained": self.pretrained,  # file, sha256, format, tensors loaded / new / ignored, inserted
                 **self.run_info,
             }
         )
@@ -331,6 +332,8 @@ class Trainer:
                 record["stage"] = stage
             record.update(self._train_epoch(self.epoch))
             record.update({k: v for k, v in self._evaluate("val")[1].items() if not isinstance(v, str)})
+            if spec.selection.report_oracle:  # reported beside the selection (oracle/ keys), never selected on
+                record.update(selection.oracle_record(self._evaluate("test")[1]))
             record.update(self.strategy.epoch_logs())
             if selection.improves(spec.selection.rule, record, best_score):
                 best_score, best_epoch = selection.score(spec.selection.rule, record), self.epoch

@@ -88,7 +88,7 @@ def test_corrupt_jpeg_is_found_when_decoding(root, tmp_path):
 def test_corrupt_and_frameless_mp4(tmp_path):
     root = tmp_path / "MAFW"
     _, videos = mafw_tree(root, keep=lambda i: i % 1000 == 1, videos=2)
-    first, second = [root / "data" / "clips" / f"{i:05d}.mp4" for i in sorted(videos)]
+    first, second = [root / "data" / "faces" / f"{i:05d}.mp4" for i in sorted(videos)]
     first.write_bytes(first.read_bytes()[:60])
     with av.open(str(second), "w") as container:  # a valid container without a single frame
         stream = container.add_stream("mpeg4", rate=10)

@@ -194,7 +194,7 @@ def test_video_frame_counts_are_remembered_until_the_file_changes(tmp_path, monk
     opened.clear()
     again = build_dataset("mafw", options, tmp_path / "cache").catalog  # a new trial: no video opened
     assert videos_opened() == [] and again.equals(first)
-    changed = sorted(root.glob("data/clips/*.mp4"))[0]
+    changed = sorted(root.glob("data/faces/*.mp4"))[0]
     os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))
     _ = build_dataset("mafw", options, tmp_path / "cache").catalog
     assert videos_opened() == [changed]

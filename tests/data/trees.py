@@ -101,8 +101,11 @@ def ferv39k_tree(root: Path, n: int = 40) -> list[str]:
     return paths
 
 
-def mafw_tree(root: Path, keep=lambda i: i % 100 == 1, videos: int = 3) -> tuple[set[int], set[int]]:
-    """Write a MAFW tree (real split rows passing ``keep``); the first ``videos`` clips are mp4 files.
+def mafw_tree(
+    root: Path, keep=lambda i: i % 100 == 1, videos: int = 3, folder: str = "faces"
+) -> tuple[set[int], set[int]]:
+    """Write a MAFW tree (real split rows passing ``keep``) with its clips in ``data/<folder>``; the first
+    ``videos`` clips are mp4 files there.
 
     Returns (all kept ids, ids stored as mp4).
     """
@@ -118,7 +121,7 @@ def mafw_tree(root: Path, keep=lambda i: i % 100 == 1, videos: int = 3) -> tuple
     as_video = set(sorted(ids)[:videos])
     for i in sorted(ids):
         if i in as_video:
-            write_mp4(root / "data" / "clips" / f"{i:05d}.mp4", n_frames_of(i))
+            write_mp4(root / "data" / folder / f"{i:05d}.mp4", n_frames_of(i))
         else:
-            write_frames(root / "data" / "frames" / f"{i:05d}", n_frames_of(i), "plain")
+            write_frames(root / "data" / folder / f"{i:05d}", n_frames_of(i), "plain")
     return ids, as_video

@@ -56,7 +56,7 @@ def test_a_garbage_summary_is_rebuilt_from_the_run_directories(tmp_path, caplog,
 
 
 def test_a_header_only_summary_is_not_reported_as_damaged(tmp_path, caplog):
-    from hdfbench.sweep.results import SUMMARY_COLUMNS, write_summary
+    from hdfbench.training.results import SUMMARY_COLUMNS, write_summary
 
     path = make_results(tmp_path, FakeSpec(folds=(1,), seeds=(0,)))
     pd.DataFrame(columns=SUMMARY_COLUMNS).to_csv(path / "summary.csv", index=False)  # what a sweep of failures leaves

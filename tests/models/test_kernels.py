@@ -19,6 +19,7 @@ from hdfbench.models.kernels import (
     DepthwiseConv3d,
     PointwiseConv3d,
     choose_kernels,
+    runs_on,
     swap_convolutions,
 )
 from hdfbench.models.pytorchvideo_compat import import_pytorchvideo
@@ -27,7 +28,7 @@ from hdfbench.sweep.grid import expand
 from tests.helpers import REPO
 
 #: The implementations checked here on the CPU (a GPU kernel is checked by its own tests).
-CPU_DEPTHWISE = [name for name in DEPTHWISE.names() if name != "triton"]
+CPU_DEPTHWISE = [name for name in DEPTHWISE.names() if runs_on(name, "cpu")]
 TOLERANCE = 1e-9
 
 

@@ -82,5 +82,5 @@ def test_dsm_feature_point_is_an_option_that_reaches_the_backbone():
     strategy = make(dsm={"features": "before_dropout"})
     assert strategy.model.feature_point == "before_dropout"
     assert "dsm" in strategy.training_step(learnable_batches(1)[0])
-    with pytest.raises(ValueError, match="needs an X3D backbone"):
+    with pytest.raises(ValueError, match="needs a backbone with a feature_point"):
         HDF(nn.Linear(2, 2), HDF.Hparams(dam=False, dsm={"features": "before_dropout"}), TASK, OptimizerSpec(lr=1e-3))

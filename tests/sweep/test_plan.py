@@ -12,8 +12,8 @@ from hdfbench.cli import main
 from hdfbench.config import load_config
 from hdfbench.data import build_dataset, make_splits
 from hdfbench.sweep.plan import PUBLISHED_SPLITS, RECORDS, make_plan, makespan
-from hdfbench.sweep.results import run_dir
 from hdfbench.training.device import cuda_problem
+from hdfbench.training.results import run_dir
 from tests.helpers import EXPERIMENTS, REPO, tiny_config
 
 SYNTHETIC = {"n_clips": 84, "frames": 4, "size": 32, "n_subjects": 8}

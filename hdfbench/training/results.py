@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from hdfbench.fileio import atomic_write, atomic_write_json
-from hdfbench.metrics import evaluate_predictions, worst_group_metric
+from hdfbench.metrics import CALIBRATION_METRICS, evaluate_predictions, probability_calibration, worst_group_metric
 from hdfbench.training.rundir import RunDir
+from hdfbench.training.selection import ORACLE_COLUMNS, oracle_metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def read_run_list(experiment_dir: Path) -> list[str]:
 
 
 def final_metrics(run: RunDir) -> dict:
-    """Return a finished run's final metrics (selected epoch, val_* and test_*) from its saved predictions."""
+    """Return a finished run's final metrics (selected epoch, val_* and test_*, the calibration of each split's
+    softmax: ``<split>_ece``, ``_nll``, ``_brier``) from its saved predictions."""
     config, done = run.read_config(), run.read_done()
     classes, fields = config["classes"], config["group_fields"]
     predictions = run.read_predictions()
@@ -67,11 +69,13 @@ def final_metrics(run: RunDir) -> dict:
         rows = predictions[predictions["split"] == split]
         if split != "test_id" or len(rows):
             metrics.update(evaluate_predictions(rows, classes, fields, prefix=f"{split}_"))
+            metrics.update(probability_calibration(rows, prefix=f"{split}_"))
     return {**metrics, "bad_clips_skipped": done.get("bad_clips_skipped", 0)}
 
 
 def summary_row(run: RunDir) -> dict:
-    """Return the summary row of a finished run, computed from its saved predictions."""
+    """Return the summary row of a finished run, computed from its saved predictions (and, for the
+    best-on-test ``oracle_*`` columns of a run with ``selection.report_oracle``, from its metrics.jsonl)."""
     config = run.read_config()
     spec, classes, fields = config["spec"], config["classes"], config["group_fields"]
     done, final = run.read_done(), final_metrics(run)
@@ -99,6 +103,10 @@ def summary_row(run: RunDir) -> dict:
         row.update(id_test_uar=final["test_id_uar"], id_test_war=final["test_id_war"])
         for name in (worst_group_metric(d) for f in fields for d in (f, f"class*{f}")):
             row[f"id_{name}"] = final[f"test_id_{name}"]
+    row.update({f"test_{name}": final[f"test_{name}"] for name in CALIBRATION_METRICS})
+    if spec.get("selection", {}).get("report_oracle"):  # best-on-test, beside the selection (never used by it)
+        oracle = oracle_metrics(run.read_metrics(), final["selected_epoch"])
+        row.update({name: oracle.get(name, float("nan")) for name in ORACLE_COLUMNS})
     row.update(
         n_test=final["test_n"],
         absent_classes=final["test_absent_classes"],
