@@ -11,6 +11,8 @@ HDF's fixed DAM/DSM cost weighs more (docs/performance.md).
     python benchmarks/step_cost.py                       # x3d_tiny, 16 × 8 × 32², CPU, fp32, channels_last
     python benchmarks/step_cost.py --backbone x3d_s --frames 16 --size 112 --batch 32 --device cuda \
         --precisions fp32 bf16 --channels-last both --strategies erm sam hdf --out step_cost_gpu.json
+    python benchmarks/step_cost.py --backbones x3d_tiny x3d_s r3d_18 r2plus1d_18 --strategies erm hdf \
+        --out step_cost_backbones_cpu.json      # each backbone in turns; ratio_to_first_backbone
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from step_timing import add_step_arguments, kernel_options, median_step_times
 
 from hdfbench.config import OptimizerSpec
 from hdfbench.data.batch import Batch
-from hdfbench.models import build_backbone
+from hdfbench.models import BACKBONES, build_backbone
 from hdfbench.strategies import STRATEGIES, StageContext, TaskInfo
 from hdfbench.training.device import autocast_dtype, channels_last_wanted
 
@@ -40,9 +42,14 @@ TARGETS = {
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 
 
-def make_strategy(name: str, args, device: torch.device, precision: str, channels_last: bool):
+def make_strategy(name: str, args, device: torch.device, precision: str, channels_last: bool, backbone: str = ""):
+    """Return strategy ``name`` over ``backbone`` (default ``--backbone``; the kernel options where it has them),
+    set up as the trainer sets it up."""
     torch.manual_seed(0)
-    model = build_backbone(args.backbone, len(CLASSES), args.frames, args.size, kernel_options(args))
+    backbone = backbone or args.backbone
+    fields = BACKBONES.get(backbone).Options.model_fields
+    options = {k: v for k, v in kernel_options(args).items() if k in fields}
+    model = build_backbone(backbone, len(CLASSES), args.frames, args.size, options)
     task = TaskInfo(
         num_classes=len(CLASSES),
         class_counts=(313, 243, 342, 279, 188, 19, 116),
@@ -61,8 +68,9 @@ def make_strategy(name: str, args, device: torch.device, precision: str, channel
     return strategy
 
 
-def variants(args) -> list[tuple[str, str, str, bool]]:
-    """Return (label, strategy, precision, channels_last) of every measured setting of every strategy."""
+def variants(args) -> list[tuple[str, str, str, bool, str]]:
+    """Return (label, strategy, precision, channels_last, backbone) of every measured setting of every strategy
+    (labels ``<backbone>:`` prefixed when several backbones are measured)."""
     device = torch.device(args.device)
 
     def layouts(precision: str) -> list[bool]:
@@ -70,8 +78,11 @@ def variants(args) -> list[tuple[str, str, str, bool]]:
             return [channels_last_wanted("auto", device, autocast_dtype(precision, device))]
         return {"off": [False], "on": [True], "both": [False, True]}[args.channels_last]
 
+    backbones = args.backbones or [args.backbone]
+    prefix = len(backbones) > 1
     return [
-        (f"{name}/{precision}{'+cl' if cl else ''}", name, precision, cl)
+        (f"{backbone + ':' if prefix else ''}{name}/{precision}{'+cl' if cl else ''}", name, precision, cl, backbone)
+        for backbone in backbones
         for precision in args.precisions
         for cl in layouts(precision)
         for name in args.strategies
@@ -89,7 +100,8 @@ def measure(args) -> dict:
         torch.arange(args.batch),
     ).to(device)
     strategies = {
-        label: make_strategy(name, args, device, precision, cl) for label, name, precision, cl in variants(args)
+        label: make_strategy(name, args, device, precision, cl, backbone)
+        for label, name, precision, cl, backbone in variants(args)
     }
     steps = {label: functools.partial(strategy.training_step, batch) for label, strategy in strategies.items()}
     medians = median_step_times(steps, device, args.warmup, args.rounds, args.steps)
@@ -99,17 +111,30 @@ def measure(args) -> dict:
         "torch": torch.__version__,
         "step_s": medians,
         "clips_per_s": {name: args.batch / t for name, t in medians.items()},
-        "ratio_to_erm": {
-            name: t / medians["erm" + name[name.index("/") :]]
-            for name, t in medians.items()
-            if "erm" + name[name.index("/") :] in medians
-        },
+        "ratio_to_erm": {name: t / medians[_erm_of(name)] for name, t in medians.items() if _erm_of(name) in medians},
         "ratio_to_fp32": {
             name: t / medians[name.split("/")[0] + "/fp32"]
             for name, t in medians.items()
             if name.split("/")[0] + "/fp32" in medians
         },
+        "ratio_to_first_backbone": {
+            name: t / medians[_on_first(name, args)] for name, t in medians.items() if _on_first(name, args) in medians
+        },
     }
+
+
+def _erm_of(label: str) -> str:
+    """Return the label of ERM at the setting (and backbone) of ``label``."""
+    head, _, setting = label.partition("/")
+    backbone = head.rpartition(":")[0]
+    return f"{backbone + ':' if backbone else ''}erm/{setting}"
+
+
+def _on_first(label: str, args) -> str:
+    """Return ``label`` with its backbone replaced by the first one measured (itself with one backbone)."""
+    if not args.backbones or ":" not in label:
+        return label
+    return f"{args.backbones[0]}:{label.partition(':')[2]}"
 
 
 def main() -> None:
@@ -130,21 +155,25 @@ def main() -> None:
         default="auto",
         help="channels_last_3d memory format (auto: as training.channels_last: auto, on for the CPU in float32)",
     )
+    parser.add_argument(
+        "--backbones", nargs="+", help="measure each of these backbones in turns (default: --backbone alone)"
+    )
     parser.add_argument("--out", help="also write the measurements as JSON here")
     args = parser.parse_args()
     result = measure(args)
     print(
-        f"{args.backbone} {args.batch}×{args.frames}×{args.size}² on {result['device_name']} "
+        f"{', '.join(args.backbones or [args.backbone])} {args.batch}×{args.frames}×{args.size}² "
+        f"on {result['device_name']} "
         f"({args.threads} threads), median of {args.rounds}×{args.steps} steps each"
     )
-    print(f"{'strategy/setting':<22} {'step ms':>9} {'clips/s':>9} {'× ERM':>7} {'× fp32':>7} {'target':>7}")
+    print(f"{'strategy/setting':<30} {'step ms':>9} {'clips/s':>9} {'× ERM':>7} {'× fp32':>7} {'target':>7}")
     for name in result["step_s"]:
-        target = TARGETS.get(name.split("/")[0])
+        target = TARGETS.get(name.split("/")[0].rpartition(":")[2])
         ratio = result["ratio_to_erm"].get(name, float("nan"))
         vs_fp32 = result["ratio_to_fp32"].get(name, float("nan"))
         verdict = "" if target is None else ("ok" if ratio <= target else "MISSED")
         print(
-            f"{name:<22} {1000 * result['step_s'][name]:>9.1f} {result['clips_per_s'][name]:>9.1f} "
+            f"{name:<30} {1000 * result['step_s'][name]:>9.1f} {result['clips_per_s'][name]:>9.1f} "
             f"{ratio:>7.2f} {vs_fp32:>7.2f} {('≤ %.2f' % target) if target else '':>7} {verdict}"
         )
     if args.out:
