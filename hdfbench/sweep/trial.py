@@ -107,7 +107,7 @@ def run_trial(trial_config: dict[str, Any]) -> None:
     def on_start(payload: dict) -> None:
         records.extend(run_dir.read_metrics())
         if mirror:
-            mirror.set_tags(placement_tags(payload))
+            mirror.set_tags(placement_tags(payload) | pretrained_tags(payload.get("pretrained")))
             mirror.backfill(records)
 
     def on_epoch(record: dict) -> None:
@@ -138,6 +138,16 @@ def run_trial(trial_config: dict[str, Any]) -> None:
         if mirror:
             mirror.fail("interrupted", status="KILLED")
         raise
+
+
+def pretrained_tags(report: dict[str, Any] | None) -> dict[str, str]:
+    """Return the MLflow tags of what ``model.options.pretrained`` loaded (the ``LoadReport`` config.json holds:
+    file, sha256, layout, tensors loaded, new, ignored and inserted); none when trained from scratch."""
+    if not report:
+        return {}
+    lists = {k: ",".join(report[k]) for k in ("new", "ignored", "inserted")}
+    picked = {"path": report["path"], "sha256": report["sha256"], "format": report["format"], **lists}
+    return {f"pretrained.{k}": str(v) for k, v in {**picked, "loaded": report["loaded"]}.items()}
 
 
 def placement_tags(run_info: dict[str, Any]) -> dict[str, str]:

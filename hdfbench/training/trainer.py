@@ -322,7 +322,8 @@ class Trainer:
             }
         )
         start_epoch, best_score, best_epoch = self._resume()
-        self.hooks.call("on_start", {"run_id": spec.run_id, "start_epoch": start_epoch, **self.run_info})
+        start = {"run_id": spec.run_id, "start_epoch": start_epoch, "pretrained": self.pretrained, **self.run_info}
+        self.hooks.call("on_start", start)
         for self.epoch in range(start_epoch, spec.training.epochs):
             stage = self._stage_of(self.epoch)
             if self.epoch > 0 and self.stages[stage].start == self.epoch:

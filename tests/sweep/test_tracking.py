@@ -102,3 +102,22 @@ def test_group_weight_and_worst_group_names_reach_mlflow(tmp_path, store):
     assert logged["q/Happy:cctv"] == 0.25 and logged["val_worst_group_acc_class_x_source"] == 0.5
     assert logged["odd_name_"] == 1.0
     assert mlflow_key("q/Disgust|studio") == "q/Disgust:studio"
+
+
+def test_the_pretrained_load_report_becomes_run_tags():
+    from hdfbench.sweep.trial import pretrained_tags
+
+    report = {
+        "path": "/w/x3d_s.pyth",
+        "sha256": "ab" * 32,
+        "format": "pyslowfast",
+        "loaded": 566,
+        "new": ["classifier.bias", "classifier.weight"],
+        "ignored": ["head.projection.bias", "head.projection.weight"],
+        "inserted": ["stages.0.res_blocks.0.branch1_norm"],
+    }
+    tags = pretrained_tags(report)
+    assert tags["pretrained.sha256"] == "ab" * 32 and tags["pretrained.loaded"] == "566"
+    assert tags["pretrained.format"] == "pyslowfast" and tags["pretrained.new"] == "classifier.bias,classifier.weight"
+    assert tags["pretrained.inserted"] == "stages.0.res_blocks.0.branch1_norm"
+    assert pretrained_tags(None) == {}
