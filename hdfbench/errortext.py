@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-TRACEBACK = "Traceback (most recent call last)"
+import re
+
+#: A line naming an exception as Python prints it last in a traceback: ``Type: message`` (dotted types too).
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
 def error_line(error: BaseException | str | None, default: str = "unknown error") -> str:
-    """Return the line of ``error`` that names it: for a traceback (as Ray reports a trial's exception) its last
-    non-empty line, the ``Type: message`` one; otherwise the first (store errors append SQL and links below
-    it). ``default`` when there is no text."""
+    """Return the line of ``error`` that names it: in a text of several lines with ``Type: message`` lines (a
+    traceback, or a Ray task error that lists no frames) the last of those, the exception that ended it;
+    otherwise the first line (store errors append SQL and links below it). ``default`` when there is no text."""
     lines = [line.strip() for line in str(error or "").strip().splitlines() if line.strip()]
     if not lines:
         return default
-    return lines[-1] if any(TRACEBACK in line for line in lines) else lines[0]
+    named = [line for line in lines[1:] if EXCEPTION_LINE.match(line)]
+    return named[-1] if named else lines[0]

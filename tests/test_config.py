@@ -103,11 +103,17 @@ def test_overrides_are_validated_too(tmp_path):
 
 
 def test_smoke_shrinks_to_cpu_and_tiny_data():
-    config = smoke(load_config(EXPERIMENTS / "dfew_sweep.yaml"))
+    config = smoke(load_config(EXPERIMENTS / "dfew_sweep.yaml", ["model.options.pretrained=null"]))
     assert config.training.device == "cpu" and config.resources.gpu == 0
     assert config.model.backbone == "x3d_tiny" and config.training.epochs == 2
     assert len(config.folds) == 1 and len(config.seeds) == 1
     assert config.datasets[0].options["size"] == 32
+    # with pretrained weights the smoke run keeps the backbone they fit (and so checks the weights too)
+    pretrained = smoke(load_config(EXPERIMENTS / "dfew_sweep.yaml"))
+    assert pretrained.model.backbone == "x3d_s" and pretrained.model.options["pretrained"].endswith(
+        "weights/x3d_s_kinetics400.pyth"
+    )
+    assert pretrained.datasets[0].options["size"] == 32 and pretrained.training.epochs == 2
 
 
 def test_resolved_config_round_trips(tmp_path):

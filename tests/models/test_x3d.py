@@ -70,7 +70,7 @@ def test_standard_presets_are_registered_with_x3d_widths():
 
 
 def test_pretrained_path_must_exist(tmp_path):
-    with pytest.raises(FileNotFoundError, match="pretrained X3D weights not found"):
+    with pytest.raises(FileNotFoundError, match="pretrained weights not found"):
         build_backbone("x3d_xs", 7, frames=4, size=32, options={"pretrained": str(tmp_path / "none.pyth")})
 
 
