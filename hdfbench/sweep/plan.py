@@ -548,6 +548,17 @@ def measure_throughput(
 # --- the plan -----------------------------------------------------------------------------------------
 
 
+def evaluation_clips(spec: RunSpec, epochs: int, val: int, test: int, test_id: int) -> int:
+    """Return the clip predictions ``epochs`` more epochs of ``spec`` make: validation every epoch, then the
+    selected weights predict validation and the test splits, each pass once per view (``evaluation``: test
+    always, validation with ``on_validation``), and with ``selection.report_oracle`` the test split every
+    epoch too."""
+    views = spec.evaluation.views
+    val_views = views if spec.evaluation.on_validation else 1
+    oracle = epochs * test * views if spec.selection.report_oracle else 0
+    return (epochs + 1) * val * val_views + (test + test_id) * views + oracle
+
+
 @dataclass
 class RunCost:
     """One run of the grid (or one trial of a pending search): what is left of it and its projected cost."""
@@ -845,8 +856,8 @@ def make_plan(
             else clips_per_epoch(sizes.train, spec.training.batch_size, spec.training.max_steps_per_epoch)
         )
         eval_clips = None
-        if sizes is not None and state != "done":  # validation every epoch, then the selected weights predict all
-            eval_clips = epochs * sizes.val + sizes.val + sizes.test + sizes.test_id
+        if sizes is not None and state != "done":
+            eval_clips = evaluation_clips(spec, epochs, sizes.val, sizes.test, sizes.test_id)
         return RunCost(spec, label, dataset_label, spec.strategy.label, state, epochs, train, eval_clips)
 
     for spec in specs:
@@ -924,6 +935,12 @@ def make_plan(
         )
     if measured_here:
         lines.append("evaluation (measured): training.eval_batch_size batches predicted as the trainer predicts them")
+    extra = {(s.evaluation.temporal_views, s.evaluation.spatial_views, s.evaluation.on_validation) for s in specs}
+    if any(t * v > 1 for t, v, _ in extra) or any(s.selection.report_oracle for s in specs):
+        lines.append(
+            "evaluation passes: each test clip once per view (evaluation.temporal_views × spatial_views; validation "
+            "too with on_validation), and the test split every epoch under selection.report_oracle"
+        )
     prec = precision_tag(config.training.precision, device)
     auto_cuda = config.training.precision == "auto" and device == "cuda"
     lines.append(

@@ -52,6 +52,22 @@ def test_runs_epochs_and_clips_multiply_as_the_trainer_steps(tmp_path, max_steps
     assert f"{sum(r.clip_steps for r in plan.runs):,}" in text
 
 
+@pytest.mark.parametrize(
+    ("evaluation", "oracle", "expected"),
+    [
+        ({"temporal_views": 2, "spatial_views": 2}, False, lambda v, t: 4 * v + 4 * t),
+        ({"temporal_views": 2, "on_validation": True}, False, lambda v, t: 4 * 2 * v + 2 * t),
+        ({}, True, lambda v, t: 4 * v + t + 3 * t),
+    ],
+)
+def test_test_views_and_the_oracle_pass_are_counted(tmp_path, evaluation, oracle, expected):
+    training = {"epochs": 3, "batch_size": 8, "device": "cpu"}
+    path = tiny_config(tmp_path, training=training, evaluation=evaluation, selection={"report_oracle": oracle})
+    (run,) = make_plan(load_config(path)).runs
+    _, n_val, n_test = trainer_sizes(run.spec)
+    assert run.eval_clips == expected(n_val, n_test)  # 3 epochs of validation + the final one, then test
+
+
 def test_done_runs_are_listed_and_excluded_and_partial_runs_count_their_remaining_epochs(tmp_path):
     path = tiny_config(tmp_path, seeds=[0, 1, 2], training={"epochs": 4, "batch_size": 8, "device": "cpu"})
     config = load_config(path)
