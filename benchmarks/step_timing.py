@@ -1,14 +1,13 @@
 """What the step benchmarks share: their command-line options (the network, the clip shape, where it runs)
-and timing several training steps in turns, so that a noisy machine's slow stretches hit each alike."""
+and timing several training steps in turns (``hdfbench/timing.py``, which ``--dry-run --measure`` uses too)."""
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
-import torch
+from hdfbench.timing import median_step_times, sync
+
+__all__ = ["add_step_arguments", "kernel_options", "median_step_times", "sync"]
 
 
 def add_step_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -30,29 +29,3 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 def kernel_options(args: argparse.Namespace) -> dict[str, str]:
     """Return the model options that ``--depthwise`` and ``--pointwise`` set."""
     return {"depthwise": args.depthwise, "pointwise": args.pointwise}
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work (a CUDA step is timed when it has run, not when it was queued)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_step_times(
-    steps: dict[str, Callable[[], object]], device: torch.device, warmup: int, rounds: int, per_turn: int
-) -> dict[str, float]:
-    """Return the median seconds of each named step: ``warmup`` untimed calls each, then ``rounds`` rounds in
-    which every step in turn is called ``per_turn`` times."""
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            for _ in range(per_turn):
-                sync(device)
-                start = time.perf_counter()
-                step()
-                sync(device)
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}

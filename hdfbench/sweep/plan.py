@@ -27,7 +27,6 @@ import heapq
 import json
 import math
 import os
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import torch
 
 from hdfbench.config import ExperimentConfig
 from hdfbench.data.synthetic import SyntheticDFER, plan_clips
+from hdfbench.timing import median_step_times
 from hdfbench.training.spec import RunSpec
 
 #: Cost of one evaluation clip (a forward pass without gradients) relative to one ERM training clip, when
@@ -383,29 +383,6 @@ def recorded_throughput(setting: Setting, device: str, channels_last: bool) -> t
     return Throughput(1 / clip_s, 1 / (erm_clip_s * EVAL_COST), how, record), notes
 
 
-def _median_times(calls: dict[str, Callable[[], object]], device: torch.device) -> dict[str, float]:
-    """Return the median seconds of each call: warm-up calls each, then rounds taking turns (the timing of
-    benchmarks/step_timing.py: a noisy machine's slow stretches hit every setting alike)."""
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for call in calls.values():
-        for _ in range(MEASURE_WARMUP):
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(MEASURE_ROUNDS):
-        for name, call in calls.items():
-            for _ in range(MEASURE_PER_TURN):
-                sync()
-                start = time.perf_counter()
-                call()
-                sync()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def _timed_setting(setting: Setting, dataset, sizes: SplitSizes | None, device: torch.device):
     """Return (training step, evaluation pass) callables of ``setting`` on ``device``: the strategy built as
     the trainer builds it, on random clips of the run's shape with labels and groups of its training split."""
@@ -523,7 +500,7 @@ def measure_throughput(
                     notes.append(f"{setting.label}: not measured ({exc}); the recorded benchmark is used")
                     continue
                 calls[f"{setting.label}|train"], calls[f"{setting.label}|eval"] = step, forward
-            medians = _median_times(calls, device)
+            medians = median_step_times(calls, device, MEASURE_WARMUP, MEASURE_ROUNDS, MEASURE_PER_TURN)
     finally:
         torch.set_num_threads(old_threads)
         torch.backends.cudnn.benchmark = old_benchmark
