@@ -41,21 +41,24 @@ class SAM(torch.optim.Optimizer):
         self.last_grad_norm: float | None = None
         self._saved: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = []  # (w, saved w) per group
 
-    def _with_grads(self) -> list[tuple[dict, list[torch.Tensor]]]:
-        """Return each parameter group with its parameters that have a gradient (groups without any left out)."""
-        groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
-        return [(group, params) for group, params in groups if params]
-
-    @staticmethod
-    def _scaled(group: dict, params: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Return the group's gradients, ASAM: multiplied by |w|."""
-        grads = [cast(torch.Tensor, p.grad) for p in params]
-        return list(torch._foreach_mul(torch._foreach_abs(params), grads)) if group["adaptive"] else grads
+    def _scaled_groups(self) -> list[tuple[dict, list[torch.Tensor], list[torch.Tensor]]]:
+        """Return each parameter group with its parameters that have a gradient and those gradients, ASAM:
+        multiplied by |w| (groups without any gradient left out)."""
+        out = []
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [cast(torch.Tensor, p.grad) for p in params]
+            if group["adaptive"]:
+                grads = list(torch._foreach_mul(torch._foreach_abs(params), grads))
+            out.append((group, params, grads))
+        return out
 
     @torch.no_grad()
     def grad_norm(self) -> torch.Tensor:
         """Return the global L2 norm of the (ASAM: weight-scaled) gradients."""
-        return global_norm([g for group, params in self._with_grads() for g in self._scaled(group, params)])
+        return global_norm([g for _, _, scaled in self._scaled_groups() for g in scaled])
 
     @torch.no_grad()
     def first_step(self, zero_grad: bool = False) -> float:
@@ -63,10 +66,10 @@ class SAM(torch.optim.Optimizer):
 
         The update runs as one ``torch._foreach_*`` call per operation and parameter group; w is saved into a
         buffer per parameter that is kept between steps (``state[p]["old_p"]``)."""
-        norm = self.grad_norm()
+        groups = self._scaled_groups()  # scaled once: the norm and ε use the same tensors
+        norm = global_norm([g for _, _, scaled in groups for g in scaled])
         self._saved = []
-        for group, params in self._with_grads():
-            e_w = self._scaled(group, params)
+        for group, params, e_w in groups:
             if group["adaptive"]:
                 e_w = list(torch._foreach_mul(e_w, torch._foreach_abs(params)))
             e_w = list(torch._foreach_mul(e_w, group["rho"] / (norm + 1e-12)))
