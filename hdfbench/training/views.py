@@ -24,15 +24,17 @@ def predict_logits(
     clips: ClipArray | np.ndarray,
     batch_size: int,
     device: torch.device,
-    box: tuple[int, int, int, int] | None = None,
+    crop: tuple[int, int, float] | None = None,
 ) -> np.ndarray:
     """Return the logits (N, C) of ``strategy`` for uint8 clips (N, T, H, W, 3) (an array or a clip array),
-    each first cropped to ``box`` and resized back (None: the whole frame)."""
+    each first cut to crop j of ``crop`` = (j, spatial views, crop area) and resized back (None: the whole
+    frame; ``transforms.view_boxes`` places the crops on the frames' side)."""
     out = []
     for i in range(0, len(clips), batch_size):
         batch = torch.as_tensor(clips[i : i + batch_size]).to(device)
-        if box is not None:
-            batch = crop_view(batch, box)
+        if crop is not None:
+            j, views, area = crop
+            batch = crop_view(batch, view_boxes(batch.shape[2], views, area)[j])
         out.append(strategy.predict(to_float_clips(batch)).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, strategy.task.num_classes), dtype=np.float32)
 
@@ -47,13 +49,12 @@ def predict_views(
     """Return the logits (N, C) of ``strategy`` averaged over the temporal × spatial ``views`` of ``clips``."""
     if views.views == 1:
         return predict_logits(strategy, clips, batch_size, device)
-    size = int(np.asarray(clips[0:1]).shape[2]) if len(clips) else 1
-    boxes = view_boxes(size, views.spatial_views, views.crop_area)
     total = None
     for j in range(views.temporal_views):
         view = clips.temporal_view(j, views.temporal_views)
-        for box in boxes:
-            logits = predict_logits(strategy, view, batch_size, device, box).astype(np.float64)
+        for k in range(views.spatial_views):
+            crop = (k, views.spatial_views, views.crop_area)
+            logits = predict_logits(strategy, view, batch_size, device, crop).astype(np.float64)
             total = logits if total is None else total + logits
     assert total is not None
     return (total / views.views).astype(np.float32)
