@@ -70,6 +70,15 @@ def our_features(model: torch.nn.Module, clips: torch.Tensor, train: bool) -> to
         return model(clips)[1]
 
 
+def assert_every_tensor_placed_once(state: dict, ours: dict, dropped: str) -> None:
+    """Assert that every file tensor sits unchanged at exactly one place of the model (the old projection,
+    keys starting with ``dropped``, at none) and that only the classifier holds no file tensor."""
+    for key, tensor in state.items():
+        assert len(place_of(tensor, ours)) == (0 if key.startswith(dropped) else 1), key
+    placed = {k for t in state.values() for k in place_of(t, ours)}
+    assert sorted(set(ours) - placed) == ["classifier.bias", "classifier.weight"]
+
+
 @pytest.mark.parametrize("name", sorted(HUB))
 def test_a_pytorchvideo_hub_file_loads_every_backbone_tensor(name, tmp_path):
     net = create_x3d(*HUB[name])
@@ -77,10 +86,7 @@ def test_a_pytorchvideo_hub_file_loads_every_backbone_tensor(name, tmp_path):
     torch.save({"model_state": state}, tmp_path / "hub.pyth")
     model = build_backbone(name, 7, frames=4, size=32, options={"pretrained": str(tmp_path / "hub.pyth")})
     report, ours = model.pretrained_report, model.state_dict()
-    for key, tensor in state.items():
-        assert len(place_of(tensor, ours)) == (0 if key.startswith("blocks.5.proj.") else 1), key
-    placed = {k for t in state.values() for k in place_of(t, ours)}
-    assert sorted(set(ours) - placed) == ["classifier.bias", "classifier.weight"]
+    assert_every_tensor_placed_once(state, ours, dropped="blocks.5.proj.")
     assert report.format == "pytorchvideo" and report.loaded == len(state) - 2 and report.inserted == []
     assert report.new == ["classifier.bias", "classifier.weight"]
     assert report.ignored == ["blocks.5.proj.bias", "blocks.5.proj.weight"]
@@ -134,10 +140,7 @@ def test_a_pyslowfast_x3d_checkpoint_loads_every_tensor_and_gains_its_shortcut_n
     )
     model = build_backbone(name, 7, frames=4, size=32, options={"pretrained": str(tmp_path / "x3d.pyth")})
     report, ours = model.pretrained_report, model.state_dict()
-    for key, tensor in state.items():
-        assert len(place_of(tensor, ours)) == (0 if key.startswith("head.projection.") else 1), key
-    placed = {k for t in state.values() for k in place_of(t, ours)}
-    assert sorted(set(ours) - placed) == ["classifier.bias", "classifier.weight"]
+    assert_every_tensor_placed_once(state, ours, dropped="head.projection.")
     assert report.format == "pyslowfast" and report.loaded == len(state) - 2
     assert report.inserted == ["stages.0.res_blocks.0.branch1_norm"]
     assert report.ignored == ["head.projection.bias", "head.projection.weight"]
