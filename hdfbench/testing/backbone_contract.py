@@ -10,8 +10,6 @@ reaches, a state dict that does not reproduce the outputs, or a ``cuda`` call in
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,9 +17,9 @@ from torch import nn
 
 from hdfbench.models.backbone import BACKBONES, Backbone
 from hdfbench.schema import StrictModel
+from hdfbench.testing.contract import CUDA_CALL, calls_cuda
 
 CLASSES, FRAMES, SIZE, BATCH = 3, 4, 32, 4
-CUDA_CALL = ".cuda" + "()"  # spelt apart so that this file passes its own check
 
 
 class BackboneContractError(AssertionError):
@@ -159,7 +157,7 @@ def check_state_dict(cls: type[Backbone], options: dict | None = None) -> None:
 
 def check_no_cuda(cls: type[Backbone]) -> None:
     """Check that the backbone's file never moves anything to a GPU itself (devices come from the trainer)."""
-    if CUDA_CALL in Path(inspect.getfile(cls)).read_text():
+    if calls_cuda(cls):
         _fail(cls, f"its file calls {CUDA_CALL}; use the device of the input or of the parameters instead")
 
 

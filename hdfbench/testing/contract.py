@@ -92,9 +92,14 @@ def check_hparams_and_search_space(cls: type[Strategy], hparams: dict | None = N
         _fail(cls, f"search_space sampled {own}, which Hparams rejects: {exc}")
 
 
+def calls_cuda(cls: type) -> bool:
+    """Return whether the file defining ``cls`` calls ``.cuda()`` (library code takes devices from the trainer)."""
+    return CUDA_CALL in Path(inspect.getfile(cls)).read_text()
+
+
 def check_no_cuda(cls: type[Strategy]) -> None:
     """Check that the strategy's file never moves anything to a GPU itself (devices come from the trainer)."""
-    if CUDA_CALL in Path(inspect.getfile(cls)).read_text():
+    if calls_cuda(cls):
         _fail(cls, f"its file calls {CUDA_CALL}; use the device of the tensors or buffers instead")
 
 
