@@ -93,7 +93,7 @@ def check_hparams_and_search_space(cls: type[Strategy], hparams: dict | None = N
 
 
 def calls_cuda(cls: type) -> bool:
-    """Return whether the file defining ``cls`` calls ``.cuda()`` (library code takes devices from the trainer)."""
+    """Return whether the file defining ``cls`` contains ``CUDA_CALL`` (library code takes devices from the trainer)."""
     return CUDA_CALL in Path(inspect.getfile(cls)).read_text()
 
 
